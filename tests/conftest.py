@@ -78,3 +78,13 @@ def es_client(settings: Settings) -> Iterator[Elasticsearch]:
     client = create_client(settings.elasticsearch)
     yield client
     client.close()
+
+
+def derive_settings(settings: Settings, suffix: str) -> Settings:
+    """Another isolated namespace inside this session (own topics, consumer group and index)."""
+    return settings.model_copy(update={
+        "kafka": settings.kafka.model_copy(update={"topic_prefix": f"{settings.kafka.topic_prefix}{suffix}."}),
+        "elasticsearch": settings.elasticsearch.model_copy(
+            update={"index_prefix": f"{settings.elasticsearch.index_prefix}-{suffix}"}),
+        "worker": settings.worker.model_copy(update={"app_id": f"{settings.worker.app_id}-{suffix}"}),
+    })

@@ -3,6 +3,7 @@
 1. start the local Kafka and Elasticsearch unless they already run (``infra up``);
 2. create the topics and the flagged-item index;
 3. start the Faust worker as a child process (``ims-monitor worker``);
+   without ``--once``, also the HR dashboard (``ims-monitor dashboard``), printing its URL and a login;
 4. replay the sample through the JSONL replay collector into ``mentions.raw``;
 5. follow the output topics until every mention produced has an outcome (classified, duplicate or
    dead-lettered) and every flagged one is in Elasticsearch;
@@ -28,8 +29,10 @@ from kafka import KafkaConsumer, TopicPartition
 from infra.local import infra_down, infra_up
 from infra.processes import is_alive, stop_pid
 from infra.topics import ensure_topics
+from pipeline.alerts.demo import DemoMail
 from pipeline.collectors.jsonl_replay import JsonlReplayCollector
 from pipeline.collectors.kafka_producer import KafkaMentionProducer
+from pipeline.dashboard.demo import DemoDashboard
 from pipeline.errors import DemoTimeout
 from pipeline.search.client import create_client
 from pipeline.search.flagged_item_store import ensure_flagged_index
@@ -157,6 +160,8 @@ def run_demo(settings: Settings, *, sample: Path, once: bool, timeout_s: float =
              use_local_infra: bool = True, progress: Progress) -> dict[str, int]:
     started_services: list[str] = []
     worker: subprocess.Popen[bytes] | None = None
+    mail: DemoMail | None = None
+    dashboard: DemoDashboard | None = None
     try:
         if use_local_infra:
             started_services = infra_up(settings.infra, progress=progress)
@@ -169,6 +174,11 @@ def run_demo(settings: Settings, *, sample: Path, once: bool, timeout_s: float =
             ensure_flagged_index(es, settings.elasticsearch.flagged_index)
         finally:
             es.close()
+        if not once:  # HR's view of the index, filling up as the worker goes
+            dashboard = DemoDashboard(settings, progress=progress)
+            dashboard.start()
+        mail = DemoMail(settings, progress=progress)  # alert e-mails go to a local mail catcher
+        settings = mail.start()
 
         watcher = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, group_id=None)
         start = end_offsets(watcher, [topics.classified, topics.duplicates, topics.dead_letter])
@@ -188,6 +198,7 @@ def run_demo(settings: Settings, *, sample: Path, once: bool, timeout_s: float =
         progress(f"done in {time.monotonic() - t0:.1f}s: {len(outcomes.classified & expected)} classified, "
                  f"{len(outcomes.duplicates & expected)} duplicates; flagged items in index "
                  f"'{settings.elasticsearch.flagged_index}' at {settings.elasticsearch.url}")
+        mail.report(flagged)
         print(json.dumps(summary), flush=True)
         if not once:
             progress("the worker keeps running on new mentions; press Ctrl-C to stop")
@@ -199,6 +210,10 @@ def run_demo(settings: Settings, *, sample: Path, once: bool, timeout_s: float =
     finally:
         if worker is not None:
             stop_worker(worker)
+        if dashboard is not None:
+            dashboard.stop()
+        if mail is not None:
+            mail.stop()
         if started_services:
             infra_down(settings.infra, only=started_services, progress=progress)
 

@@ -225,6 +225,31 @@ class AlertSettings(BaseModel):
     mail_catcher_dir: Path | None = Field(default=None, description="demo mail catcher folder; default "
                                                                     "<infra home>/mail")
 
+class ImageSettings(BaseModel):
+    """Logo and copied-image detection (``pipeline/images``): the asset registry, the media fetcher, matching.
+
+    Private networks are unreachable for the fetcher unless ``allow_private_networks``; ``private_allowlist``
+    lets exactly the listed ``host:port`` pairs through (e.g. a local test server) and nothing else.
+    """
+
+    assets_dir: Path = Field(default_factory=lambda: _default_infra_home() / "assets",
+                             description="registered IMS logos, photos and artwork with their features")
+    allow_private_networks: bool = Field(default=False, description="let the fetcher reach private, loopback "
+                                         "and link-local addresses (never cloud metadata)")
+    private_allowlist: list[str] = Field(default_factory=list, description="'ip:port' pairs allowed even "
+                                        "though private (tests: their own 127.0.0.1 server)")
+    max_bytes: int = Field(default=15 * 1024 * 1024, description="largest media download")
+    max_pixels: int = Field(default=40_000_000, description="largest decoded image (width x height)")
+    max_redirects: int = 5
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 10.0
+    total_timeout_s: float = Field(default=30.0, description="whole download, redirects included")
+    user_agent: str = "ims-monitor-media/0.1"
+    min_inliers: int = Field(default=10, description="geometrically consistent keypoints for a match")
+    pdq_max_distance: int = Field(default=40, description="PDQ Hamming distance (of 256) for a near-duplicate")
+    thumbnail_px: int = Field(default=256, description="longest side of the evidence thumbnail")
+
+
 class CollectorSettings(BaseModel):
     """Collectors (``ims-monitor collect``): where cursors and health are kept.
 
@@ -249,6 +274,7 @@ class Settings(BaseSettings):
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
+    images: ImageSettings = Field(default_factory=ImageSettings)
 
 
 def elasticsearch_credentials_file(infra: InfraSettings) -> Path:
@@ -274,6 +300,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             raise ValueError(f"{path}: secrets do not belong in the config file; use IMS_ELASTICSEARCH__PASSWORD")
         if "smtp_password" in (file_values.get("alerts") or {}):
             raise ValueError(f"{path}: secrets do not belong in the config file; use IMS_ALERTS__SMTP_PASSWORD")
+        if "session_secret" in (file_values.get("dashboard") or {}):
+            raise ValueError(f"{path}: secrets do not belong in the config file; use IMS_DASHBOARD__SESSION_SECRET")
     env_settings = Settings()
     merged = _deep_merge(file_values, env_settings.model_dump(exclude_unset=True))
     merged = _deep_merge(merged, overrides)

@@ -12,6 +12,8 @@ Run it with ``ims-monitor worker``; build it in tests with ``create_app(settings
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import faust
 
 from agents.topics import create_topics
@@ -38,6 +40,8 @@ def create_app(settings: Settings, *, classifier: Classifier) -> faust.App:
         table_cleanup_interval=60.0,
     )
     topics = create_topics(app, settings)
+    if settings.worker.ready_file is not None:
+        _report_readiness(app, settings.worker.ready_file)
 
     from agents import classify_mentions, deduplicate_mentions, index_flagged, normalise_mentions
 
@@ -47,4 +51,22 @@ def create_app(settings: Settings, *, classifier: Classifier) -> faust.App:
                                within_s=settings.worker.classify_batch_within_s)
     index_flagged.register(app, topics, es_settings=settings.elasticsearch,
                            batch_size=settings.worker.index_batch_size, within_s=settings.worker.index_batch_within_s)
+    if settings.alerts.enabled:  # e-mail alerts (pipeline/alerts): outbox agent + delivery/evaluation timers
+        from agents import alert_mentions
+
+        alert_mentions.register(app, topics, settings=settings)
     return app
+
+
+def _report_readiness(app: faust.App, ready_file: Path) -> None:
+    """Write the consumer generation to ``ready_file`` whenever a rebalance (and table recovery) completes.
+
+    Records fetched before a rebalance are discarded by Faust and fetched again afterwards; a supervisor that
+    waits for this file (``pipeline.demo.start_worker``) produces only once the worker really consumes.
+    """
+    ready_file.unlink(missing_ok=True)
+
+    @app.on_rebalance_complete.connect
+    async def write_ready_file(sender: faust.App, **kwargs: object) -> None:
+        ready_file.parent.mkdir(parents=True, exist_ok=True)
+        ready_file.write_text(f"{sender.consumer_generation_id}\n")

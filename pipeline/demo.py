@@ -60,14 +60,36 @@ class Outcomes:
         return self.settled == self.expected
 
 
-def start_worker(settings: Settings, *, log_file: Path) -> subprocess.Popen[bytes]:
-    """``ims-monitor worker`` as a child process with these exact settings (passed through the environment)."""
+def start_worker(settings: Settings, *, log_file: Path, ready_timeout_s: float = 180.0,
+                 settle_s: float = 2.0) -> subprocess.Popen[bytes]:
+    """``ims-monitor worker`` as a child process with these exact settings (passed through the environment).
+
+    Returns once the worker has joined its consumer group and finished recovery, and no further rebalance
+    followed within ``settle_s``: records produced from then on are consumed at once.
+    """
+    ready_file = log_file.parent / f"ready-{os.getpid()}-{time.monotonic_ns()}"
+    settings = settings.model_copy(update={"worker": settings.worker.model_copy(update={"ready_file": ready_file})})
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMS_")}
     env.update(settings_to_env(settings))
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        worker = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], stdout=log,
+                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + ready_timeout_s
+    seen, seen_at = None, 0.0
+    while True:
+        if worker.poll() is not None:
+            raise DemoTimeout(f"the worker exited with code {worker.returncode} while starting; see {log_file}")
+        if time.monotonic() > deadline:
+            stop_worker(worker)
+            raise DemoTimeout(f"the worker was not ready after {ready_timeout_s:.0f}s; see {log_file}")
+        generation = ready_file.read_text().strip() if ready_file.exists() else None
+        if generation != seen:
+            seen, seen_at = generation, time.monotonic()
+        elif generation is not None and time.monotonic() - seen_at >= settle_s:
+            ready_file.unlink(missing_ok=True)
+            return worker
+        time.sleep(0.2)
 
 
 def stop_worker(worker: subprocess.Popen[bytes]) -> None:
@@ -186,7 +208,7 @@ def run_demo(settings: Settings, *, sample: Path, once: bool, timeout_s: float =
 
         worker_log = settings.infra.home / "worker" / "worker.log"
         worker = start_worker(settings, log_file=worker_log)
-        progress(f"worker started (pid {worker.pid}), log: {worker_log}")
+        progress(f"worker ready (pid {worker.pid}), log: {worker_log}")
         t0 = time.monotonic()
         expected = replay(settings, sample)
         progress(f"replayed {len(expected)} mentions from {sample} into {topics.raw}")

@@ -97,6 +97,9 @@ class WorkerSettings(BaseModel):
     index_batch_within_s: float = 1.0
     max_text_chars: int = 50_000
     log_level: str = "info"
+    ready_file: Path | None = Field(
+        default=None, description="written (generation number) each time the worker finishes a rebalance; "
+        "lets a supervisor wait until the worker consumes")
 
 
 class ClassifierSettings(BaseModel):
@@ -107,7 +110,8 @@ class ClassifierSettings(BaseModel):
     models_dir: Path = Field(default_factory=lambda: _default_cache_dir() / "models",
                              description="where `ims-monitor train` caches built models (outside the repo)")
     precision: str = Field(default="int8", description="'int8' (served) or 'fp32'")
-    batch_size: int = Field(default=32, description="windows per ONNX forward pass")
+    batch_size: int = Field(default=1, description="windows per ONNX forward pass; 1 keeps int8 results "
+                            "independent of the other texts in a batch")
     intra_op_threads: int | None = Field(default=None, description="ONNX Runtime threads; default: all cores")
 
 

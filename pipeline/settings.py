@@ -249,8 +249,9 @@ class ImageSettings(BaseModel):
     read_timeout_s: float = 10.0
     total_timeout_s: float = Field(default=30.0, description="whole download, redirects included")
     user_agent: str = "ims-monitor-media/0.1"
-    min_inliers: int = Field(default=10, description="geometrically consistent keypoints for a match")
+    min_inliers: int = Field(default=9, description="geometrically consistent keypoints for a match")
     pdq_max_distance: int = Field(default=40, description="PDQ Hamming distance (of 256) for a near-duplicate")
+    min_coverage: float = Field(default=0.1, description="share of the asset the matched keypoints must span")
     thumbnail_px: int = Field(default=256, description="longest side of the evidence thumbnail")
 
 

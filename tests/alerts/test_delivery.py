@@ -189,8 +189,10 @@ def test_surge_raises_one_alert(alert_env: AlertEnv) -> None:
     created = svc.evaluate(now=now).surges
     assert sorted(i.rsplit("/", 1)[1] for i in created) == ["communications@ims.example", "hr@ims.example"]
     assert svc.evaluate(now=now + timedelta(minutes=5)).surges == []  # still surging: no second alert
-    assert len(svc.deliver_due(now=now + timedelta(minutes=5)).sent) == 2
-    mail = alert_env.received()[0]
+    sent = svc.deliver_due(now=now + timedelta(minutes=5)).sent
+    # (when the test runs just before the hour, the baseline items' hourly digest falls due too)
+    assert len([alert for alert in sent if alert.startswith("surge:")]) == 2
+    mail = next(m for m in alert_env.received() if m["X-IMS-Alert-Kind"] == "surge")
     assert_well_formed(mail, kind="surge")
     assert "reputation_risk (4)" in mail.get_body(("html",)).get_content()
     assert mail["Subject"] == "[IMS surge] 9 mentions of IMS in 15 min (usually 0.5)"

@@ -47,8 +47,11 @@ def create_app(settings: Settings, *, classifier: Classifier) -> faust.App:
 
     normalise_mentions.register(app, topics, max_text_chars=settings.worker.max_text_chars)
     deduplicate_mentions.register(app, topics, partitions=settings.kafka.partitions)
+    from pipeline.images.evidence import media_evidence_function
+
     classify_mentions.register(app, topics, classifier=classifier, batch_size=settings.worker.classify_batch_size,
-                               within_s=settings.worker.classify_batch_within_s)
+                               within_s=settings.worker.classify_batch_within_s,
+                               media_evidence=media_evidence_function(settings.images))
     index_flagged.register(app, topics, es_settings=settings.elasticsearch,
                            batch_size=settings.worker.index_batch_size, within_s=settings.worker.index_batch_within_s)
     if settings.alerts.enabled:  # e-mail alerts (pipeline/alerts): outbox agent + delivery/evaluation timers

@@ -61,6 +61,8 @@ def flagged_items_template(index_name: str, *, english_analysis: bool) -> dict[s
                     # Free-form per-label lists of words; stored for display, not searched.
                     "explanations": {"type": "object", "enabled": False},
                     "classifier": keyword,
+                    # Image matches with embedded thumbnails; shown by the dashboard, not searched.
+                    "image_evidence": {"type": "object", "enabled": False},
                     "review": {
                         "properties": {
                             "status": keyword,

@@ -115,6 +115,9 @@ class ClassifiedMention(_Record):
     classifier: str
     """Name and version of the classifier that decided."""
     classified_at: str
+    image_evidence: list[dict] = []
+    """For each media URL looked at: ``{"media_url", "matches": [{"asset", "kind", "score", "box"}],
+    "thumbnail"?}`` (``pipeline.images.evidence``); a match sets ``logo_misuse``."""
 
 
 class FlaggedItem(_Record):
@@ -150,6 +153,8 @@ class FlaggedItem(_Record):
     classifier: str
     classified_at: str
     indexed_at: str
+    image_evidence: list[dict] = []
+    """Matches of the registered IMS logo, photos and artwork, each with a thumbnail stored at ingest."""
 
     @classmethod
     def from_classified(cls, item: ClassifiedMention, *, indexed_at: str) -> FlaggedItem:
@@ -165,6 +170,7 @@ class FlaggedItem(_Record):
             labels=list(item.labels), scores=dict(item.scores), risk=item.risk,
             explanations=dict(item.explanations), classifier=item.classifier,
             classified_at=item.classified_at, indexed_at=indexed_at,
+            image_evidence=[e for e in item.image_evidence if e.get("matches")],
         )
 
 

@@ -11,10 +11,17 @@ their posts are attributed to IMS).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from schemas.records import POLICY_LABELS
 
+if TYPE_CHECKING:
+    from pipeline.classifier.base import ClassificationResult
+
 ABOUT_IMS_THRESHOLD = 0.5
+# An image showing IMS's own logo, photos or artwork ties the post to IMS.
+IMAGE_MATCH_ABOUT_IMS = 0.9
 
 # 1.0 = the most harmful. Safeguarding and harassment put people at risk; leaks and privacy breaches are
 # legal exposure; disrepute and logo misuse are policy breaches with lower immediate harm.
@@ -51,3 +58,26 @@ def risk_score(*, scores: Mapping[str, float], labels: list[str], about_ims: flo
     relevance = 1.0 if author_is_employee else 0.5 + 0.5 * about_ims
     factor = EMPLOYEE_RISK_FACTOR if author_is_employee else 1.0
     return max(1, min(100, round(100 * combined * relevance * factor)))
+
+
+def with_image_evidence(result: ClassificationResult, evidence: list[dict], *,
+                        author_is_employee: bool) -> ClassificationResult:
+    """Fold image matches into a text decision: a match of a registered IMS logo, photo or artwork sets
+    ``logo_misuse`` (score = the best match's), ties the post to IMS, and re-derives ``flagged`` and ``risk``."""
+    matches = [m for entry in evidence for m in entry.get("matches", [])]
+    if not matches:
+        return result
+    best = max(matches, key=lambda m: m["score"])
+    scores = dict(result.scores)
+    scores["logo_misuse"] = max(scores["logo_misuse"], float(best["score"]))
+    labels = [label for label in POLICY_LABELS if label in result.labels or label == "logo_misuse"]
+    about_ims = max(result.about_ims, IMAGE_MATCH_ABOUT_IMS)
+    explanations = dict(result.explanations)
+    explanations["logo_misuse"] = [*explanations.get("logo_misuse", []),
+                                   *(f"image matches {m['kind']} '{m['asset']}' (score {m['score']:.2f})"
+                                     for m in matches)]
+    return replace(
+        result, about_ims=about_ims, scores=scores, labels=labels, explanations=explanations,
+        flagged=is_flagged(about_ims=about_ims, author_is_employee=author_is_employee, labels=labels),
+        risk=risk_score(scores=scores, labels=labels, about_ims=about_ims, author_is_employee=author_is_employee),
+    )

@@ -15,13 +15,15 @@ from __future__ import annotations
 import base64
 import io
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 
 from PIL import Image
 
 from pipeline.images.errors import ImageError
 from pipeline.images.fetcher import SafeMediaFetcher
 from pipeline.images.matching import ImageMatcher
+from pipeline.settings import ImageSettings
 
 logger = logging.getLogger(__name__)
 
@@ -62,3 +64,16 @@ def image_evidence_for(media_urls: Iterable[str], *, fetcher: SafeMediaFetcher, 
             entry["size"] = [media.image.width, media.image.height]
         evidence.append(entry)
     return evidence
+
+
+def media_evidence_function(settings: ImageSettings) -> Callable[[list[str]], list[dict]] | None:
+    """What the classify agent calls on a mention's media URLs, or ``None`` when no asset is registered."""
+    from pipeline.images.assets import AssetRegistry
+
+    registry = AssetRegistry(settings.assets_dir)
+    if not registry.list():
+        return None
+    fetcher = SafeMediaFetcher(settings)
+    matcher = registry.matcher(min_inliers=settings.min_inliers, pdq_max_distance=settings.pdq_max_distance,
+                               min_coverage=settings.min_coverage)
+    return partial(image_evidence_for, fetcher=fetcher, matcher=matcher, thumbnail_px=settings.thumbnail_px)

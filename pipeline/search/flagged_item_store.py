@@ -34,6 +34,8 @@ def ensure_flagged_index(client: Elasticsearch, index: str) -> dict[str, Any]:
     client.indices.put_index_template(name=index, body=template)
     if not client.indices.exists(index=index):
         client.indices.create(index=index)
+    else:  # an index made by an older template gets the fields added since (additive changes only)
+        client.indices.put_mapping(index=index, properties=template["template"]["mappings"]["properties"])
     log.info("flagged-item index %s ready (text analyser: %s)", index, "english" if english else "standard")
     return template
 

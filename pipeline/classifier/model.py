@@ -1,0 +1,273 @@
+"""``OnnxPolicyClassifier``: the fine-tuned MiniLM policy model, served on ONNX Runtime (CPU, int8, no torch).
+
+An artifact folder (built by ``ims-monitor train``, see :mod:`pipeline.classifier.training`) holds::
+
+    encoder.int8.onnx   the fine-tuned encoder, dynamically quantised (served)
+    encoder.fp32.onnx   the same in float32 (kept for comparison and the benchmark)
+    tokenizer/          the tokenizer files
+    heads.npz           linear heads on mean-pooled tokens: 8 labels + about_ims
+    bert/               the fine-tuned weights as config.json + model.safetensors
+    model_card.json     base model, data and code hashes, thresholds, metrics
+
+How a text is scored: a text of up to 256 tokens is one window (every training example is); a longer one is
+read as overlapping passages of 128 tokens (:func:`window_spans`), so it is read to the end, never truncated,
+and a harmful passage is not diluted by the rest of a long document. A window's logit for output ``k`` is
+``W[k] · mean_t(h_t) + b[k] + e[k] * is_employee`` (mean over its tokens); the text's is the largest over its
+windows. A token's share of that logit, ``W[k] · h_t / n``, is exact, and the explanation of a label is the
+words (and runs of adjacent words) of the deciding window with the largest shares.
+
+Example::
+
+    from pipeline.classifier.base import ClassifierInput
+    from pipeline.classifier.model import OnnxPolicyClassifier
+
+    classifier = OnnxPolicyClassifier(Path("~/.cache/ims-monitor/models/<key>").expanduser())
+    [result] = classifier.classify([ClassifierInput(id="1", text="Our manager at IMS is stealing from clients")])
+    result.labels, result.explanations   # (['reputation_risk', 'defamation'], {'defamation': ['stealing from clients'], ...})
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.classifier.base import ClassificationResult, ClassifierInput
+from pipeline.classifier.decisions import ABOUT_IMS_THRESHOLD, decide_labels, is_flagged, risk_score
+from pipeline.classifier.encoder import FP32_FILENAME, INT8_FILENAME, TOKENIZER_DIRNAME, OnnxSentenceEncoder
+from pipeline.classifier.finetune import Heads
+from schemas.records import POLICY_LABELS
+
+OUTPUTS: tuple[str, ...] = (*POLICY_LABELS, "about_ims")
+"""The heads' outputs, in order."""
+
+MODEL_CARD = "model_card.json"
+HEADS_FILE = "heads.npz"
+BERT_DIRNAME = "bert"
+MAX_LENGTH = 256
+"""A text of up to this many tokens ([CLS] and [SEP] included) is read as one window, as in training."""
+PASSAGE_LENGTH = 128
+PASSAGE_OVERLAP = 64
+"""A longer text is read as overlapping passages of this many tokens (about one post each)."""
+EXPLAIN_TOP_WORDS = 4
+"""Words kept per label explanation (adjacent ones are merged into one span)."""
+
+
+@dataclass(frozen=True)
+class TextScores:
+    """Raw outputs for one text: probability per output and each content token's logit share."""
+
+    probabilities: np.ndarray  # [outputs]
+    token_shares: np.ndarray  # [content tokens, outputs]
+    offsets: list[tuple[int, int]]  # character span of each content token
+
+
+class OnnxPolicyClassifier:
+    """The policy model (implements :class:`pipeline.classifier.base.Classifier`)."""
+
+    def __init__(self, model_dir: Path, *, precision: str = "int8", batch_size: int = 1,
+                 intra_op_threads: int | None = None) -> None:
+        """Load an artifact folder written by ``ims-monitor train``.
+
+        Args:
+            model_dir: the artifact folder.
+            precision: ``"int8"`` (served) or ``"fp32"``.
+            batch_size: windows per forward pass (sorted by length, so padding stays small). Keep 1 with
+                int8: dynamic quantisation scales activations per tensor, i.e. over the whole batch, so with
+                more than one window a text's scores would depend on the texts it is batched with (up to 0.3
+                in probability, measured). On two CPU cores batching gains only ~10% anyway.
+            intra_op_threads: ONNX Runtime threads; ``None`` uses every core.
+        """
+        self.model_dir = Path(model_dir)
+        card_path = self.model_dir / MODEL_CARD
+        if not card_path.is_file():
+            raise FileNotFoundError(f"{card_path} is missing: build the model with `ims-monitor train`")
+        self.card: dict[str, Any] = json.loads(card_path.read_text(encoding="utf-8"))
+        thresholds = self.card["thresholds"]
+        self.thresholds: dict[str, float] = {label: float(thresholds[label]) for label in POLICY_LABELS}
+        self.heads = Heads.load(self.model_dir / HEADS_FILE)
+        if self.heads.weight.shape[0] != len(OUTPUTS):
+            raise ValueError(f"{self.model_dir / HEADS_FILE} has {self.heads.weight.shape[0]} outputs, "
+                             f"expected {len(OUTPUTS)}")
+        onnx_file = {"int8": INT8_FILENAME, "fp32": FP32_FILENAME}[precision]
+        self.max_length = int(self.card.get("max_length", MAX_LENGTH))
+        self.encoder = OnnxSentenceEncoder(self.model_dir / onnx_file, self.model_dir / TOKENIZER_DIRNAME,
+                                           max_length=self.max_length, batch_size=batch_size,
+                                           intra_op_threads=intra_op_threads)
+        self.tokenizer = self.encoder.tokenizer
+        self.precision = precision
+        self.name = f"onnx-model/{self.card.get('key', self.card['version'])}-{precision}"
+        """Recorded on every classified mention: the artifact's key names its data, code and settings."""
+
+    # ------------------------------------------------------------------------------------------ scoring
+
+    def _tokenize(self, texts: Sequence[str]) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
+        encoded = self.tokenizer(list(texts), add_special_tokens=False, truncation=False, padding=False,
+                                 return_attention_mask=False, return_token_type_ids=False,
+                                 return_offsets_mapping=True, verbose=False)
+        return ([list(ids) for ids in encoded["input_ids"]],
+                [[(int(a), int(b)) for a, b in offsets] for offsets in encoded["offset_mapping"]])
+
+    def score(self, texts: Sequence[str], is_employee: Sequence[bool]) -> list[TextScores]:
+        """Probabilities and per-token logit shares of every output, for each text."""
+        if len(texts) != len(is_employee):
+            raise ValueError("texts and is_employee differ in length")
+        if not texts:
+            return []
+        ids, offsets = self._tokenize(texts)
+        cls_id, sep_id, pad_id = self.encoder._cls_id, self.encoder._sep_id, self.encoder._pad_id
+        windows: list[tuple[int, int, list[int]]] = []  # (text, content start, ids with [CLS]/[SEP])
+        for index, content in enumerate(ids):
+            for start, end in window_spans(len(content), max_length=self.max_length):
+                windows.append((index, start, [cls_id, *content[start:end], sep_id]))
+
+        weight = self.heads.weight.T.astype(np.float32)  # [hidden, outputs]
+        employee = np.asarray(is_employee, dtype=np.float32)
+        constant = self.heads.bias[None, :] + employee[:, None] * self.heads.employee[None, :]
+        best = np.full((len(texts), len(OUTPUTS)), -np.inf)
+        shares = [np.zeros((len(content), len(OUTPUTS)), dtype=np.float64) for content in ids]
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i][2]))
+        batch = self.encoder.batch_size
+        for first in range(0, len(order), batch):
+            chunk = order[first:first + batch]
+            width = max(len(windows[i][2]) for i in chunk)
+            input_ids = np.full((len(chunk), width), pad_id, dtype=np.int64)
+            mask = np.zeros((len(chunk), width), dtype=np.int64)
+            for row, i in enumerate(chunk):
+                input_ids[row, :len(windows[i][2])] = windows[i][2]
+                mask[row, :len(windows[i][2])] = 1
+            per_token = self.encoder.forward(input_ids, mask) @ weight  # [rows, seq, outputs]
+            for row, i in enumerate(chunk):
+                text, start, window = windows[i]
+                n = len(window)
+                window_logits = per_token[row, :n].sum(axis=0) / n + constant[text]
+                better = window_logits > best[text]
+                if better.any():
+                    best[text, better] = window_logits[better]
+                    shares[text][:, better] = 0.0
+                    shares[text][start:start + n - 2, better] = per_token[row, 1:n - 1][:, better] / n
+        probabilities = 1.0 / (1.0 + np.exp(-best))
+        return [TextScores(probabilities=probabilities[i], token_shares=shares[i], offsets=offsets[i])
+                for i in range(len(texts))]
+
+    # ------------------------------------------------------------------------------------------ decisions
+
+    def classify(self, inputs: Sequence[ClassifierInput]) -> list[ClassificationResult]:
+        scored = self.score([item.text for item in inputs], [item.author_is_employee for item in inputs])
+        return [self._decide(item, text_scores) for item, text_scores in zip(inputs, scored, strict=True)]
+
+    def _decide(self, item: ClassifierInput, text_scores: TextScores) -> ClassificationResult:
+        probabilities = text_scores.probabilities
+        scores = {label: float(probabilities[k]) for k, label in enumerate(POLICY_LABELS)}
+        about_ims = float(probabilities[len(POLICY_LABELS)])
+        labels = decide_labels(scores, self.thresholds)
+        explanations = {label: explain(item.text, text_scores, POLICY_LABELS.index(label)) for label in labels}
+        return ClassificationResult(
+            id=item.id, about_ims=about_ims, scores=scores, labels=labels,
+            flagged=is_flagged(about_ims=about_ims, author_is_employee=item.author_is_employee, labels=labels),
+            risk=risk_score(scores=scores, labels=labels, about_ims=about_ims,
+                            author_is_employee=item.author_is_employee),
+            explanations=explanations,
+        )
+
+
+def window_spans(length: int, *, max_length: int = MAX_LENGTH, passage_length: int = PASSAGE_LENGTH,
+                 overlap: int = PASSAGE_OVERLAP) -> list[tuple[int, int]]:
+    """Content-token ranges ``[start, end)`` a text of ``length`` tokens is read as (special tokens excluded).
+
+    Up to ``max_length - 2`` tokens: one window, the whole text. Longer: passages of ``passage_length - 2``
+    tokens, consecutive ones sharing ``overlap`` tokens, the last one reaching the end: nothing is cut off.
+    """
+    if length <= max_length - 2:
+        return [(0, length)]
+    budget = passage_length - 2
+    step = budget - overlap
+    spans = [(0, budget)]
+    while spans[-1][1] < length:
+        start = spans[-1][0] + step
+        spans.append((start, min(start + budget, length)))
+    return spans
+
+
+_STOPWORDS = frozenset("""
+a an the and or but if then so as of at by for from in into on onto to up with about over under than too very
+i me my mine we us our ours you your yours he him his she her hers it its they them their theirs this that
+these those there here who whom whose which what when where why how all any both each few more most other some
+such no nor not only own same can will just don should now is are was were be been being have has had having
+do does did doing would could ought i'm you're he's she's it's we're they're i've you've we've they've i'd
+you'd he'd she'd we'd they'd i'll you'll he'll she'll we'll they'll isn't aren't wasn't weren't hasn't
+haven't hadn't doesn't don't didn't won't wouldn't shan't shouldn't can't cannot couldn't mustn't let's
+that's who's what's here's there's when's where's why's how's lol haha oh got get also again still even
+because another really like one since while until though yet
+""".split())
+_COMPANY_NAME = re.compile(r"^[@#]?(?:ims(?:_?uk)?|incident|solutions?)$", re.IGNORECASE)
+_EDGE_PUNCTUATION = "\"'`.,;:!?()[]{}<>*_-–—…“”‘’"
+
+
+def _words(text: str, offsets: list[tuple[int, int]]) -> list[tuple[int, int, list[int]]]:
+    """Group word pieces into words: (start char, end char, token indices). Pieces that touch join
+    (``can't``, ``£2.4m``, ``@IMS_UK``); the word's span is trimmed of punctuation at its edges."""
+    groups: list[tuple[int, int, list[int]]] = []
+    for index, (start, end) in enumerate(offsets):
+        if end <= start:
+            continue
+        if groups and start == groups[-1][1]:
+            first, _, members = groups[-1]
+            groups[-1] = (first, end, [*members, index])
+        else:
+            groups.append((start, end, [index]))
+    words = []
+    for start, end, members in groups:
+        while start < end and text[start] in _EDGE_PUNCTUATION:
+            start += 1
+        while end > start and text[end - 1] in _EDGE_PUNCTUATION:
+            end -= 1
+        words.append((start, end, members))
+    return words
+
+
+def _is_cue(word: str) -> bool:
+    """Words that can explain a label: not empty, not a function word, not the company's own name."""
+    return bool(word) and any(ch.isalnum() for ch in word) and word.lower() not in _STOPWORDS and \
+        not _COMPANY_NAME.match(word)
+
+
+def explain(text: str, text_scores: TextScores, output: int, *, top: int = EXPLAIN_TOP_WORDS) -> list[str]:
+    """The spans that pushed ``output`` up most, strongest first.
+
+    Words are ranked by their summed token shares of the output's logit. Among the words that can carry
+    meaning (no function words, not the company's name: every flagged post has that), the ``top`` best with
+    a share above the text's median are kept; kept words at most one word apart are joined into one span
+    (``stealing from clients``).
+    """
+    words = _words(text, text_scores.offsets)
+    if not words:
+        return []
+    share = np.asarray([text_scores.token_shares[members, output].sum() for _, _, members in words])
+    # Rank against the text's typical word, so that a uniform lift of every token does not count.
+    relative = share - np.median(share)
+    candidates = [i for i in np.argsort(-relative) if relative[i] > 0 and _is_cue(text[words[i][0]:words[i][1]])]
+    chosen = sorted(int(i) for i in candidates[:top])
+    spans: list[tuple[float, int, int]] = []
+    for position in chosen:
+        if spans and position - spans[-1][2] <= 2:
+            strength, first, _ = spans[-1]
+            spans[-1] = (max(strength, float(relative[position])), first, position)
+        else:
+            spans.append((float(relative[position]), position, position))
+    spans.sort(key=lambda span: -span[0])
+    return [text[words[first][0]:words[last][1]] for _, first, last in spans]
+
+
+def logit(probability: float) -> float:
+    probability = min(max(probability, 1e-6), 1 - 1e-6)
+    return math.log(probability / (1 - probability))
+
+
+__all__ = ["ABOUT_IMS_THRESHOLD", "OUTPUTS", "OnnxPolicyClassifier", "TextScores", "explain"]

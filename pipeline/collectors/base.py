@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -281,6 +282,19 @@ def newest_first_step(cursor: Cursor, *, keys: list[Any], next_page: Any) -> tup
     if next_page is None or next_page == "" or reached or not keys:
         return keep, {"watermark": top if top is not None else watermark, "page": None, "run_top": None}, False
     return keep, {"watermark": watermark, "page": next_page, "run_top": top}, True
+
+
+def wait_until_reset(response: Any, *, remaining_header: str, reset_header: str) -> float | None:
+    """Seconds to wait from an API's "requests left" / "window resets at (Unix seconds)" headers, when the
+    response is a 429 or the allowance is used up; ``None`` when the headers say nothing useful."""
+    remaining = response.headers.get(remaining_header)
+    reset = response.headers.get(reset_header)
+    if reset is None or (response.status_code != 429 and (remaining or "").strip() != "0"):
+        return None
+    try:
+        return max(0.0, float(reset) - time.time())
+    except ValueError:
+        return None
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -41,6 +41,7 @@ from pipeline.collectors.base import (
     build_mention,
     newest_first_step,
     to_iso,
+    wait_until_reset,
 )
 
 POST_COLLECTION = "app.bsky.feed.post"
@@ -90,14 +91,7 @@ class BlueskySearchCollector(HttpSource):
 
     def rate_limit_wait(self, response: httpx.Response) -> float | None:
         """Bluesky's services send ``ratelimit-remaining`` and ``ratelimit-reset`` (Unix seconds)."""
-        remaining = response.headers.get("ratelimit-remaining")
-        reset = response.headers.get("ratelimit-reset")
-        if reset is None or (response.status_code != 429 and (remaining or "").strip() != "0"):
-            return None
-        try:
-            return max(0.0, float(reset) - time.time())
-        except ValueError:
-            return None
+        return wait_until_reset(response, remaining_header="ratelimit-remaining", reset_header="ratelimit-reset")
 
     @staticmethod
     def _sort_key(post: dict[str, Any]) -> str:

@@ -19,7 +19,6 @@ YAML::
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -33,6 +32,7 @@ from pipeline.collectors.base import (
     SourceOptions,
     build_mention,
     newest_first_step,
+    wait_until_reset,
 )
 
 TWEET_FIELDS = "created_at,lang,public_metrics,author_id,attachments,entities,conversation_id"
@@ -85,14 +85,7 @@ class XRecentSearchCollector(HttpSource):
         return Page(mentions=mentions, cursor=next_cursor, more=more)
 
     def rate_limit_wait(self, response: httpx.Response) -> float | None:
-        remaining = response.headers.get("x-rate-limit-remaining")
-        reset = response.headers.get("x-rate-limit-reset")
-        if reset is None or (response.status_code != 429 and (remaining or "").strip() != "0"):
-            return None
-        try:
-            return max(0.0, float(reset) - time.time())
-        except ValueError:
-            return None
+        return wait_until_reset(response, remaining_header="x-rate-limit-remaining", reset_header="x-rate-limit-reset")
 
     def _mention(self, tweet: dict[str, Any], users: dict[str, Any], media: dict[str, Any]) -> dict[str, Any]:
         user = users.get(tweet.get("author_id", ""), {})

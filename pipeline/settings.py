@@ -90,7 +90,9 @@ class ElasticsearchSettings(BaseModel):
 
 class WorkerSettings(BaseModel):
     app_id: str = Field(default="ims-monitor", description="Faust app id = Kafka consumer group")
-    classifier: str = Field(default="keyword-baseline", description="which classifier the worker uses")
+    classifier: str = Field(default="onnx-model", description="which classifier the worker (and `ims-monitor "
+                            "classify`) uses: onnx-model (the trained policy model, built by `make model`), or a "
+                            "named baseline kept for comparison: keyword-baseline, sentiment-baseline")
     classify_batch_size: int = 32
     classify_batch_within_s: float = 0.5
     index_batch_size: int = 200
@@ -112,7 +114,10 @@ class ClassifierSettings(BaseModel):
     precision: str = Field(default="int8", description="'int8' (served) or 'fp32'")
     batch_size: int = Field(default=1, description="windows per ONNX forward pass; 1 keeps int8 results "
                             "independent of the other texts in a batch")
-    intra_op_threads: int | None = Field(default=None, description="ONNX Runtime threads; default: all cores")
+    intra_op_threads: int | None = Field(default=None, description="ONNX Runtime threads per forward pass; "
+                                         "default: 1 when passes run concurrently, else all cores")
+    concurrent_runs: int | None = Field(default=None, description="forward passes in flight at once (one "
+                                        "window each); default: one per CPU core")
 
 
 class DashboardSettings(BaseModel):

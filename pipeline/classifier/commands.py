@@ -69,8 +69,10 @@ def bench() -> None:
 
 @bench.command("classify")
 @click.option("--limit", type=int, default=None, help="Use only the first N held-out examples.")
+@click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Rounds of (a) and (b), measured alternately; the medians are reported.")
 @click.pass_obj
-def bench_classify(settings: Settings, limit: int | None) -> None:
+def bench_classify(settings: Settings, limit: int | None, repeats: int) -> None:
     """Texts/second of (a) the bare int8 ONNX forward pass, (b) the full classify path, (c) a transformers +
     torch fp32 loop (when torch is installed), and the ratios, on the corpus's dev + test examples."""
     from pipeline.classifier.bench import run_classify_bench
@@ -82,8 +84,9 @@ def bench_classify(settings: Settings, limit: int | None) -> None:
     examples = [e for e in corpus if e.split != "train"][:limit]
     model_dir = resolve_model_dir(settings.classifier, corpus)
     classifier = OnnxPolicyClassifier(model_dir, batch_size=settings.classifier.batch_size,
-                                      intra_op_threads=settings.classifier.intra_op_threads)
-    click.echo(json.dumps(run_classify_bench(classifier, examples, progress=_echo_err), indent=2))
+                                      intra_op_threads=settings.classifier.intra_op_threads,
+                                      concurrent_runs=settings.classifier.concurrent_runs)
+    click.echo(json.dumps(run_classify_bench(classifier, examples, repeats=repeats, progress=_echo_err), indent=2))
 
 
 CLASSIFIER_COMMANDS = (train, evaluate, bench)

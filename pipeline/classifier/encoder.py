@@ -388,14 +388,26 @@ def build_onnx_encoder(model_dir: Path, out_path: Path, *, with_token_type_ids: 
     return _write_atomically(out_path, lambda tmp_path: onnx.save_model(model, str(tmp_path)))
 
 
+def fuse_encoder(fp32_path: Path, fused_path: Path, *, num_heads: int, hidden_size: int) -> Path:
+    """Rewrite the encoder with ONNX Runtime's fused CPU kernels (``Attention``, ``SkipLayerNormalization``,
+    ``BiasGelu``), same inputs, outputs and arithmetic, using ``onnxruntime.transformers.optimizer`` offline
+    (its Python fusions only: no torch, no runtime-specific graph is saved). The fused attention reads the mask
+    as a count of leading real tokens, which is how every window is fed (padding only at the end)."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    fused = optimize_model(str(fp32_path), model_type="bert", num_heads=num_heads, hidden_size=hidden_size,
+                           opt_level=0)
+    return _write_atomically(Path(fused_path), lambda tmp_path: fused.save_model_to_file(str(tmp_path)))
+
+
 def quantize_encoder(fp32_path: Path, int8_path: Path, *, per_channel: bool = True) -> Path:
     """Dynamically quantise the fp32 encoder at ``fp32_path`` to int8 at ``int8_path``.
 
     Uses :func:`onnxruntime.quantization.quantize_dynamic`: the weights of the
-    ``MatMul`` nodes (all the dense layers) are stored as signed int8, per output
-    channel by default, and activations are quantised on the fly at run time.
-    The embedding tables stay float32, and so do the activation-by-activation
-    products inside attention.
+    ``MatMul`` nodes (all the dense layers) and of fused ``Attention`` projections
+    are stored as signed int8, per output channel by default, and activations are
+    quantised on the fly at run time. The embedding tables stay float32, and so do
+    the activation-by-activation products inside attention.
 
     Args:
         fp32_path: the graph written by :func:`build_onnx_encoder`.
@@ -405,16 +417,18 @@ def quantize_encoder(fp32_path: Path, int8_path: Path, *, per_channel: bool = Tr
     Returns:
         ``int8_path``.
     """
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     def write(tmp_path: Path) -> None:
         quantize_dynamic(
             model_input=str(fp32_path),
             model_output=str(tmp_path),
-            op_types_to_quantize=["MatMul"],
+            op_types_to_quantize=["MatMul", "Attention"],
             per_channel=per_channel,
             weight_type=QuantType.QInt8,
-            extra_options={"MatMulConstBOnly": True},
+            # DefaultTensorType: fused (com.microsoft) nodes carry no inferred type; they are all float.
+            extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
         )
 
     return _write_atomically(Path(int8_path), write)
@@ -442,7 +456,15 @@ def build_encoder_artifacts(out_dir: Path, *, model_dir: Path | None = None) -> 
     if not fp32_path.is_file():
         build_onnx_encoder(source, fp32_path)
     if not int8_path.is_file():
-        quantize_encoder(fp32_path, int8_path)
+        # int8 is served: quantise the fused graph (about 10% faster per window than the plain one).
+        config = _read_config(source)
+        fused_path = out_dir / f".{FP32_FILENAME}.fused"
+        fuse_encoder(fp32_path, fused_path, num_heads=int(config["num_attention_heads"]),
+                     hidden_size=int(config["hidden_size"]))
+        try:
+            quantize_encoder(fused_path, int8_path)
+        finally:
+            fused_path.unlink(missing_ok=True)
     tokenizer_dir.mkdir(exist_ok=True)
     for name in _TOKENIZER_FILES:
         src = source / name

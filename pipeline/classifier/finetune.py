@@ -5,17 +5,23 @@ the ONNX graph of :mod:`pipeline.classifier.encoder` (absolute positions, token 
 padding mask, erf GELU) — so fine-tuned weights saved back to ``model.safetensors`` go straight through
 ``build_onnx_encoder`` and ``quantize_encoder`` for serving on ONNX Runtime.
 
-The head is linear on the mean of a window's token embeddings, plus a per-output weight on
-``author.is_employee``; a text's logit is the largest over its windows (exactly like serving)::
+The head of output ``k`` pools a window's token embeddings with weights ``a[t, k]`` that sum to 1 — evenly
+(``1/n``), or with ``label_attention`` by ``softmax_t(Q[k] · h_t)``, so that each label reads the tokens that
+matter to it — then applies a linear map, plus a per-output weight on ``author.is_employee``; a text's logit
+is the largest over its windows (exactly like serving)::
 
-    logit[k] = max over windows w of  W[k] · mean_{t in w}(h_t) + b[k] + e[k] * is_employee
+    logit[k] = max over windows w of  sum_{t in w} a[t, k] * (W[k] · h_t) + b[k] + e[k] * is_employee
 
-so each token's share of a logit, ``W[k] · h_t / n_w``, is an exact attribution (the explanations).
+so each token's share of a logit, ``a[t, k] * (W[k] · h_t)``, is an exact attribution (the explanations).
+The queries ``Q`` start at zero, i.e. training starts from even pooling.
 
 Training: binary cross-entropy per output (positives up-weighted by sqrt(neg/pos)), AdamW with linear
-warm-up and decay, fixed seed. The embeddings and the lower ``frozen_layers`` layers keep their pre-trained
-weights (unseen words and phrasings keep their general meaning, and their outputs are computed once, which
-makes each epoch about twice as fast on a CPU); the upper layers and the heads are trained.
+warm-up and decay, BERT's dropout in the trained layers (optional), fixed seed. The embeddings and the lower
+``frozen_layers`` layers keep their pre-trained weights (unseen words and phrasings keep their general
+meaning, and their outputs are computed once, which makes each epoch about twice as fast on a CPU); the
+upper layers and the heads are trained. ``average_last_epochs`` > 1 averages the weights at the end of the
+last epochs. XLA on the CPU gives the same weights run after run on one machine; on another CPU its kernels
+may round differently, and a rebuild can differ slightly (a point or two of per-label F1).
 JAX is an optional dependency, the ``train`` extra: ``pip install -e '.[train]'``.
 
 Example::
@@ -55,6 +61,9 @@ class FineTuneConfig:
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
     frozen_layers: int = 3
+    dropout: float = 0.0
+    label_attention: bool = False
+    average_last_epochs: int = 1
     seed: int = 20260601
 
     def to_json(self) -> dict[str, Any]:
@@ -63,23 +72,32 @@ class FineTuneConfig:
 
 @dataclass(frozen=True)
 class Heads:
-    """The linear heads: ``weight`` [outputs, hidden], ``bias`` [outputs], ``employee`` [outputs]."""
+    """The heads: ``weight`` [outputs, hidden], ``bias`` [outputs], ``employee`` [outputs], and with label
+    attention a ``query`` [outputs, hidden] (without it every output pools the window's tokens evenly)."""
 
     weight: np.ndarray
     bias: np.ndarray
     employee: np.ndarray
+    query: np.ndarray | None = None
 
-    def logits(self, pooled: np.ndarray, is_employee: np.ndarray) -> np.ndarray:
-        return pooled @ self.weight.T + self.bias + is_employee[:, None] * self.employee
+    def token_weights(self, tokens: np.ndarray) -> np.ndarray:
+        """Each token's pooling weight per output, [tokens, outputs], summing to 1 over the tokens."""
+        if self.query is None:
+            return np.full((tokens.shape[0], self.weight.shape[0]), 1.0 / tokens.shape[0], dtype=np.float32)
+        scores = tokens @ self.query.T
+        scores = np.exp(scores - scores.max(axis=0, keepdims=True))
+        return scores / scores.sum(axis=0, keepdims=True)
 
     def save(self, path: Path) -> None:
-        np.savez(path, weight=self.weight, bias=self.bias, employee=self.employee)
+        extra = {} if self.query is None else {"query": self.query}
+        np.savez(path, weight=self.weight, bias=self.bias, employee=self.employee, **extra)
 
     @classmethod
     def load(cls, path: Path) -> Heads:
         with np.load(path) as data:
             return cls(weight=data["weight"].astype(np.float32), bias=data["bias"].astype(np.float32),
-                       employee=data["employee"].astype(np.float32))
+                       employee=data["employee"].astype(np.float32),
+                       query=data["query"].astype(np.float32) if "query" in data.files else None)
 
 
 def load_bert_weights(model_dir: Path) -> dict[str, np.ndarray]:
@@ -146,10 +164,19 @@ def bert_embed(params: dict[str, Any], input_ids: Any, config: dict[str, Any]) -
 
 
 def bert_layers(params: dict[str, Any], x: Any, attention_mask: Any, config: dict[str, Any],
-                layers: Sequence[int]) -> Any:
-    """Run the transformer ``layers`` on hidden states ``x`` [windows, seq, hidden]."""
+                layers: Sequence[int], *, dropout: float = 0.0, rng: Any = None) -> Any:
+    """Run the transformer ``layers`` on hidden states ``x`` [windows, seq, hidden].
+
+    With ``dropout`` > 0 (training only) and a JAX ``rng`` key, BERT's dropout is applied: to the attention
+    probabilities and to each sub-layer's output before its residual sum."""
     import jax
     import jax.numpy as jnp
+
+    def drop(value: Any, salt: int) -> Any:
+        if not dropout or rng is None:
+            return value
+        keep = jax.random.bernoulli(jax.random.fold_in(rng, salt), 1.0 - dropout, value.shape)
+        return jnp.where(keep, value / (1.0 - dropout), 0.0)
 
     hidden = int(config["hidden_size"])
     heads = int(config["num_attention_heads"])
@@ -166,13 +193,13 @@ def bert_layers(params: dict[str, Any], x: Any, attention_mask: Any, config: dic
         q = linear(x, f"{p}.attention.self.query").reshape(rows, seq, heads, head_dim).transpose(0, 2, 1, 3)
         k = linear(x, f"{p}.attention.self.key").reshape(rows, seq, heads, head_dim).transpose(0, 2, 3, 1)
         v = linear(x, f"{p}.attention.self.value").reshape(rows, seq, heads, head_dim).transpose(0, 2, 1, 3)
-        probs = jax.nn.softmax(q @ k / math.sqrt(head_dim) + additive, axis=-1)
+        probs = drop(jax.nn.softmax(q @ k / math.sqrt(head_dim) + additive, axis=-1), 3 * index)
         context = (probs @ v).transpose(0, 2, 1, 3).reshape(rows, seq, hidden)
-        attended = _layer_norm(jnp, linear(context, f"{p}.attention.output.dense") + x,
+        attended = _layer_norm(jnp, drop(linear(context, f"{p}.attention.output.dense"), 3 * index + 1) + x,
                                params[f"{p}.attention.output.LayerNorm.weight"],
                                params[f"{p}.attention.output.LayerNorm.bias"], eps)
         inner = jax.nn.gelu(linear(attended, f"{p}.intermediate.dense"), approximate=False)
-        x = _layer_norm(jnp, linear(inner, f"{p}.output.dense") + attended,
+        x = _layer_norm(jnp, drop(linear(inner, f"{p}.output.dense"), 3 * index + 2) + attended,
                         params[f"{p}.output.LayerNorm.weight"], params[f"{p}.output.LayerNorm.bias"], eps)
     return x
 
@@ -184,9 +211,18 @@ def bert_forward(params: dict[str, Any], input_ids: Any, attention_mask: Any, co
 
 
 def _window_logits(params: dict[str, Any], tokens: Any, attention_mask: Any, is_employee: Any) -> Any:
-    mask = attention_mask[:, :, None]
-    pooled = (tokens * mask).sum(axis=1) / (mask.sum(axis=1) + 1e-9)
-    return pooled @ params["head.weight"].T + params["head.bias"] + is_employee[:, None] * params["head.employee"]
+    """Per window and output: the head on the window's pooled tokens (even weights, or label attention)."""
+    import jax
+    import jax.numpy as jnp
+
+    constant = params["head.bias"] + is_employee[:, None] * params["head.employee"]
+    per_token = tokens @ params["head.weight"].T  # [windows, seq, outputs]
+    if "head.query" in params:
+        scores = tokens @ params["head.query"].T + (1.0 - attention_mask[:, :, None]) * _MASK_NEGATIVE
+        weights = jax.nn.softmax(scores, axis=1)
+    else:
+        weights = attention_mask[:, :, None] / (attention_mask.sum(axis=1)[:, None, None] + 1e-9)
+    return jnp.sum(weights * per_token, axis=1) + constant
 
 
 # --------------------------------------------------------------------------------------------- training
@@ -269,6 +305,8 @@ def fine_tune(weights: dict[str, np.ndarray], config: dict[str, Any], windows: S
     params["head.weight"] = jnp.asarray(rng.normal(0.0, 0.02, size=(outputs, hidden)).astype(np.float32))
     params["head.bias"] = jnp.zeros(outputs, dtype=jnp.float32)
     params["head.employee"] = jnp.zeros(outputs, dtype=jnp.float32)
+    if settings.label_attention:  # zero queries: training starts from even pooling
+        params["head.query"] = jnp.zeros((outputs, hidden), dtype=jnp.float32)
 
     flat_windows = [window for text_windows in windows for window in text_windows]
     owners = np.asarray([t for t, text_windows in enumerate(windows) for _ in text_windows], dtype=np.int32)
@@ -283,8 +321,11 @@ def fine_tune(weights: dict[str, np.ndarray], config: dict[str, Any], windows: S
     total_steps = steps_per_epoch * settings.epochs
     warmup = max(1, int(settings.warmup_fraction * total_steps))
 
-    def loss_fn(params: dict[str, Any], frozen: dict[str, Any], batch: dict[str, Any]) -> Any:
-        tokens = bert_layers({**params, **frozen}, batch["states"], batch["mask"], config, tuned_layers)
+    dropout_key = jax.random.PRNGKey(settings.seed)
+
+    def loss_fn(params: dict[str, Any], frozen: dict[str, Any], batch: dict[str, Any], t: Any) -> Any:
+        tokens = bert_layers({**params, **frozen}, batch["states"], batch["mask"], config, tuned_layers,
+                             dropout=settings.dropout, rng=jax.random.fold_in(dropout_key, t.astype(jnp.int32)))
         per_window = _window_logits(params, tokens, batch["mask"], batch["window_employee"])
         logits = jax.ops.segment_max(per_window, batch["owner"], num_segments=slots + 1)[:slots]
         logits = jnp.where(jnp.isfinite(logits), logits, 0.0)  # empty slots of a short last batch are -inf
@@ -302,7 +343,7 @@ def fine_tune(weights: dict[str, np.ndarray], config: dict[str, Any], windows: S
     @jax.jit
     def step(params: dict[str, Any], m: dict[str, Any], v: dict[str, Any], t: Any, frozen: dict[str, Any],
              batch: dict[str, Any]) -> Any:
-        loss, grads = jax.value_and_grad(loss_fn)(params, frozen, batch)
+        loss, grads = jax.value_and_grad(loss_fn)(params, frozen, batch, t)
         schedule = jnp.where(t < warmup, (t + 1) / warmup, jnp.clip((total_steps - t) / (total_steps - warmup), 0, 1))
         new_params, new_m, new_v = {}, {}, {}
         for key, value in params.items():
@@ -323,6 +364,7 @@ def fine_tune(weights: dict[str, np.ndarray], config: dict[str, Any], windows: S
     m = jax.tree_util.tree_map(jnp.zeros_like, params)
     v = jax.tree_util.tree_map(jnp.zeros_like, params)
     losses: list[float] = []
+    averaged: dict[str, Any] | None = None
     t = 0
     for epoch in range(settings.epochs):
         order = rng.permutation(len(windows))
@@ -353,11 +395,16 @@ def fine_tune(weights: dict[str, np.ndarray], config: dict[str, Any], windows: S
             epoch_losses.append(float(loss))
             t += 1
         losses.append(float(np.mean(epoch_losses)))
+        if epoch >= settings.epochs - settings.average_last_epochs:  # weights averaged over the last epochs
+            averaged = params if averaged is None else jax.tree_util.tree_map(jnp.add, averaged, params)
         say(f"epoch {epoch + 1}/{settings.epochs}: loss {losses[-1]:.4f} ({time.monotonic() - started:.0f}s)")
 
+    count = min(max(settings.average_last_epochs, 1), settings.epochs)
+    params = jax.tree_util.tree_map(lambda total: total / count, averaged) if averaged is not None else params
     tuned = {key: np.asarray(value, dtype=np.float32) for key, value in params.items() if not is_head(key)}
     tuned.update({key: np.asarray(value, dtype=np.float32) for key, value in frozen.items()})
     heads = Heads(weight=np.asarray(params["head.weight"], dtype=np.float32),
                   bias=np.asarray(params["head.bias"], dtype=np.float32),
-                  employee=np.asarray(params["head.employee"], dtype=np.float32))
+                  employee=np.asarray(params["head.employee"], dtype=np.float32),
+                  query=np.asarray(params["head.query"], dtype=np.float32) if "head.query" in params else None)
     return FineTuneResult(weights=tuned, heads=heads, losses=losses, seconds=time.monotonic() - started)

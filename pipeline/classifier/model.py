@@ -12,8 +12,10 @@ An artifact folder (built by ``ims-monitor train``, see :mod:`pipeline.classifie
 How a text is scored: a text of up to 256 tokens is one window (every training example is); a longer one is
 read as overlapping passages of 128 tokens (:func:`window_spans`), so it is read to the end, never truncated,
 and a harmful passage is not diluted by the rest of a long document. A window's logit for output ``k`` is
-``W[k] · mean_t(h_t) + b[k] + e[k] * is_employee`` (mean over its tokens); the text's is the largest over its
-windows. A token's share of that logit, ``W[k] · h_t / n``, is exact, and the explanation of a label is the
+``sum_t a[t, k] * (W[k] · h_t) + b[k] + e[k] * is_employee``, where the pooling weights ``a[., k]`` sum to 1
+over the window's tokens: even (``1/n``) for mean-pooling heads, ``softmax_t(Q[k] · h_t)`` for heads with label
+attention (each label reads the tokens that matter to it); the text's logit is the largest over its windows.
+A token's share of that logit, ``a[t, k] * (W[k] · h_t)``, is exact, and the explanation of a label is the
 words (and runs of adjacent words) of the deciding window with the largest shares.
 
 Example::
@@ -30,8 +32,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,7 +76,7 @@ class OnnxPolicyClassifier:
     """The policy model (implements :class:`pipeline.classifier.base.Classifier`)."""
 
     def __init__(self, model_dir: Path, *, precision: str = "int8", batch_size: int = 1,
-                 intra_op_threads: int | None = None) -> None:
+                 intra_op_threads: int | None = None, concurrent_runs: int | None = None) -> None:
         """Load an artifact folder written by ``ims-monitor train``.
 
         Args:
@@ -81,9 +85,17 @@ class OnnxPolicyClassifier:
             batch_size: windows per forward pass (sorted by length, so padding stays small). Keep 1 with
                 int8: dynamic quantisation scales activations per tensor, i.e. over the whole batch, so with
                 more than one window a text's scores would depend on the texts it is batched with (up to 0.3
-                in probability, measured). On two CPU cores batching gains only ~10% anyway.
-            intra_op_threads: ONNX Runtime threads; ``None`` uses every core.
+                in probability, measured). One window per run also means no padding at all.
+            intra_op_threads: ONNX Runtime threads per run; default 1 when runs are concurrent, else all cores.
+            concurrent_runs: forward passes in flight at once (threads sharing the one ONNX session, which
+                releases the GIL); default: one per CPU core. A short post's run is too small to split
+                well across cores, so running one per core is faster than one run on every core.
         """
+        concurrent_runs = concurrent_runs if concurrent_runs is not None else max(1, os.cpu_count() or 1)
+        if concurrent_runs < 1:
+            raise ValueError(f"concurrent_runs must be positive, got {concurrent_runs}")
+        if intra_op_threads is None and concurrent_runs > 1:
+            intra_op_threads = 1
         self.model_dir = Path(model_dir)
         card_path = self.model_dir / MODEL_CARD
         if not card_path.is_file():
@@ -101,6 +113,9 @@ class OnnxPolicyClassifier:
                                            max_length=self.max_length, batch_size=batch_size,
                                            intra_op_threads=intra_op_threads)
         self.tokenizer = self.encoder.tokenizer
+        self.concurrent_runs = concurrent_runs
+        self._runner = ThreadPoolExecutor(concurrent_runs, thread_name_prefix="onnx-run") \
+            if concurrent_runs > 1 else None
         self.precision = precision
         self.name = f"onnx-model/{self.card.get('key', self.card['version'])}-{precision}"
         """Recorded on every classified mention: the artifact's key names its data, code and settings."""
@@ -116,10 +131,19 @@ class OnnxPolicyClassifier:
 
     def score(self, texts: Sequence[str], is_employee: Sequence[bool]) -> list[TextScores]:
         """Probabilities and per-token logit shares of every output, for each text."""
+        scored: list[TextScores | None] = [None] * len(texts)
+        for index, text_scores in self.score_as_completed(texts, is_employee):
+            scored[index] = text_scores
+        return scored  # type: ignore[return-value]  # every index is filled
+
+    def score_as_completed(self, texts: Sequence[str],
+                           is_employee: Sequence[bool]) -> Iterator[tuple[int, TextScores]]:
+        """``(index, scores)`` of each text as soon as its last window is back (not in input order), so that
+        the caller's work on one text overlaps the forward passes of the next ones."""
         if len(texts) != len(is_employee):
             raise ValueError("texts and is_employee differ in length")
         if not texts:
-            return []
+            return
         ids, offsets = self._tokenize(texts)
         cls_id, sep_id, pad_id = self.encoder._cls_id, self.encoder._sep_id, self.encoder._pad_id
         windows: list[tuple[int, int, list[int]]] = []  # (text, content start, ids with [CLS]/[SEP])
@@ -132,35 +156,47 @@ class OnnxPolicyClassifier:
         constant = self.heads.bias[None, :] + employee[:, None] * self.heads.employee[None, :]
         best = np.full((len(texts), len(OUTPUTS)), -np.inf)
         shares = [np.zeros((len(content), len(OUTPUTS)), dtype=np.float64) for content in ids]
+        windows_left = np.bincount([text for text, _, _ in windows], minlength=len(texts))
         order = sorted(range(len(windows)), key=lambda i: len(windows[i][2]))
         batch = self.encoder.batch_size
-        for first in range(0, len(order), batch):
-            chunk = order[first:first + batch]
+        chunks = [order[first:first + batch] for first in range(0, len(order), batch)]
+
+        def forward(chunk: list[int]) -> np.ndarray:
             width = max(len(windows[i][2]) for i in chunk)
             input_ids = np.full((len(chunk), width), pad_id, dtype=np.int64)
             mask = np.zeros((len(chunk), width), dtype=np.int64)
             for row, i in enumerate(chunk):
                 input_ids[row, :len(windows[i][2])] = windows[i][2]
                 mask[row, :len(windows[i][2])] = 1
-            per_token = self.encoder.forward(input_ids, mask) @ weight  # [rows, seq, outputs]
+            return self.encoder.forward(input_ids, mask)  # [rows, seq, hidden]
+
+        # Runs go out concurrently; results are folded in, in order, as they come back.
+        hidden_states = self._runner.map(forward, chunks) if self._runner is not None else map(forward, chunks)
+        for chunk, hidden in zip(chunks, hidden_states, strict=True):
             for row, i in enumerate(chunk):
                 text, start, window = windows[i]
                 n = len(window)
-                window_logits = per_token[row, :n].sum(axis=0) / n + constant[text]
+                tokens = hidden[row, :n]
+                token_logits = self.heads.token_weights(tokens) * (tokens @ weight)  # [n, outputs]
+                window_logits = token_logits.sum(axis=0) + constant[text]
                 better = window_logits > best[text]
                 if better.any():
                     best[text, better] = window_logits[better]
                     shares[text][:, better] = 0.0
-                    shares[text][start:start + n - 2, better] = per_token[row, 1:n - 1][:, better] / n
-        probabilities = 1.0 / (1.0 + np.exp(-best))
-        return [TextScores(probabilities=probabilities[i], token_shares=shares[i], offsets=offsets[i])
-                for i in range(len(texts))]
+                    shares[text][start:start + n - 2, better] = token_logits[1:n - 1][:, better]
+                windows_left[text] -= 1
+                if windows_left[text] == 0:
+                    yield text, TextScores(probabilities=1.0 / (1.0 + np.exp(-best[text])),
+                                           token_shares=shares[text], offsets=offsets[text])
 
     # ------------------------------------------------------------------------------------------ decisions
 
     def classify(self, inputs: Sequence[ClassifierInput]) -> list[ClassificationResult]:
-        scored = self.score([item.text for item in inputs], [item.author_is_employee for item in inputs])
-        return [self._decide(item, text_scores) for item, text_scores in zip(inputs, scored, strict=True)]
+        results: list[ClassificationResult | None] = [None] * len(inputs)
+        scored = self.score_as_completed([item.text for item in inputs], [item.author_is_employee for item in inputs])
+        for index, text_scores in scored:
+            results[index] = self._decide(inputs[index], text_scores)
+        return results  # type: ignore[return-value]  # every index is filled
 
     def _decide(self, item: ClassifierInput, text_scores: TextScores) -> ClassificationResult:
         probabilities = text_scores.probabilities
@@ -249,11 +285,19 @@ def explain(text: str, text_scores: TextScores, output: int, *, top: int = EXPLA
     words = _words(text, text_scores.offsets)
     if not words:
         return []
-    share = np.asarray([text_scores.token_shares[members, output].sum() for _, _, members in words])
+    word_of_token = np.full(len(text_scores.offsets), len(words))  # tokens outside any word: a spare bin
+    for position, (_, _, members) in enumerate(words):
+        word_of_token[members] = position
+    share = np.bincount(word_of_token, weights=text_scores.token_shares[:, output], minlength=len(words) + 1)[:-1]
     # Rank against the text's typical word, so that a uniform lift of every token does not count.
     relative = share - np.median(share)
-    candidates = [i for i in np.argsort(-relative) if relative[i] > 0 and _is_cue(text[words[i][0]:words[i][1]])]
-    chosen = sorted(int(i) for i in candidates[:top])
+    chosen: list[int] = []
+    for i in np.argsort(-relative):
+        if relative[i] <= 0 or len(chosen) == top:
+            break
+        if _is_cue(text[words[i][0]:words[i][1]]):
+            chosen.append(int(i))
+    chosen.sort()
     spans: list[tuple[float, int, int]] = []
     for position in chosen:
         if spans and position - spans[-1][2] <= 2:

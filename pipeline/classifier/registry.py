@@ -39,7 +39,8 @@ def _onnx_model(settings: ClassifierSettings) -> Classifier:
         raise ConfigurationError(f"the policy model is not built ({model_dir} is missing): run `make model` "
                                  "or `ims-monitor train`, or set IMS_CLASSIFIER__MODEL_DIR")
     return OnnxPolicyClassifier(model_dir, precision=settings.precision, batch_size=settings.batch_size,
-                                intra_op_threads=settings.intra_op_threads)
+                                intra_op_threads=settings.intra_op_threads,
+                                concurrent_runs=settings.concurrent_runs)
 
 
 CLASSIFIERS: dict[str, Callable[[ClassifierSettings], Classifier]] = {

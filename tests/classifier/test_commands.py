@@ -82,7 +82,7 @@ def test_evaluate_prints_model_and_baselines(policy_model_dir: Path) -> None:
 
 
 def test_bench_classify_reports_rates_and_ratios(policy_model_dir: Path) -> None:
-    done = _cli("bench", "classify", "--limit", "48")
+    done = _cli("bench", "classify", "--limit", "48", "--repeats", "1")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["texts"] == 48

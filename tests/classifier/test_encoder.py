@@ -114,6 +114,20 @@ def test_graph_is_a_plain_opset17_bert(artifacts: dict[str, Path]) -> None:
     assert artifacts["int8"].stat().st_size < artifacts["fp32"].stat().st_size
 
 
+def test_int8_encoder_uses_the_fused_quantised_kernels(artifacts: dict[str, Path]) -> None:
+    import onnx
+
+    model = onnx.load(str(artifacts["int8"]))
+    op_counts: dict[str, int] = {}
+    for node in model.graph.node:
+        op_counts[node.op_type] = op_counts.get(node.op_type, 0) + 1
+    assert op_counts.get("QAttention") == 6, op_counts
+    assert op_counts.get("SkipLayerNormalization") == 2 * 6, op_counts
+    assert op_counts.get("MatMulInteger", 0) >= 3 * 6, op_counts  # attention output + the two feed-forward
+    assert "Softmax" not in op_counts and "Erf" not in op_counts
+    assert not (artifacts["int8"].parent / ".encoder.fp32.onnx.fused").exists()
+
+
 def test_artifacts_are_reused(artifacts: dict[str, Path]) -> None:
     before = {key: artifacts[key].stat().st_mtime_ns for key in ("fp32", "int8")}
     again = build_encoder_artifacts(artifacts["fp32"].parent)

@@ -19,8 +19,7 @@ Training: binary cross-entropy per output (positives up-weighted by sqrt(neg/pos
 warm-up and decay, BERT's dropout in the trained layers (optional), fixed seed. The embeddings and the lower
 ``frozen_layers`` layers keep their pre-trained weights (unseen words and phrasings keep their general
 meaning, and their outputs are computed once, which makes each epoch about twice as fast on a CPU); the
-upper layers and the heads are trained. ``average_last_epochs`` > 1 averages the weights at the end of the
-last epochs. XLA on the CPU gives the same weights run after run on one machine; on another CPU its kernels
+upper layers and the heads are trained. XLA on the CPU gives the same weights run after run on one machine; on another CPU its kernels
 may round differently, and a rebuild can differ slightly (a point or two of per-label F1).
 JAX is an optional dependency, the ``train`` extra: ``pip install -e '.[train]'``.
 
@@ -63,7 +62,6 @@ class FineTuneConfig:
     frozen_layers: int = 3
     dropout: float = 0.0
     label_attention: bool = False
-    average_last_epochs: int = 1
     seed: int = 20260601
 
     def to_json(self) -> dict[str, Any]:
@@ -364,7 +362,6 @@ def fine_tune(weights: dict[str, np.ndarray], config: dict[str, Any], windows: S
     m = jax.tree_util.tree_map(jnp.zeros_like, params)
     v = jax.tree_util.tree_map(jnp.zeros_like, params)
     losses: list[float] = []
-    averaged: dict[str, Any] | None = None
     t = 0
     for epoch in range(settings.epochs):
         order = rng.permutation(len(windows))
@@ -395,12 +392,8 @@ def fine_tune(weights: dict[str, np.ndarray], config: dict[str, Any], windows: S
             epoch_losses.append(float(loss))
             t += 1
         losses.append(float(np.mean(epoch_losses)))
-        if epoch >= settings.epochs - settings.average_last_epochs:  # weights averaged over the last epochs
-            averaged = params if averaged is None else jax.tree_util.tree_map(jnp.add, averaged, params)
         say(f"epoch {epoch + 1}/{settings.epochs}: loss {losses[-1]:.4f} ({time.monotonic() - started:.0f}s)")
 
-    count = min(max(settings.average_last_epochs, 1), settings.epochs)
-    params = jax.tree_util.tree_map(lambda total: total / count, averaged) if averaged is not None else params
     tuned = {key: np.asarray(value, dtype=np.float32) for key, value in params.items() if not is_head(key)}
     tuned.update({key: np.asarray(value, dtype=np.float32) for key, value in frozen.items()})
     heads = Heads(weight=np.asarray(params["head.weight"], dtype=np.float32),

@@ -73,8 +73,8 @@ FINE_TUNE = FineTuneConfig(epochs=6, encoder_lr=1e-4, head_lr=3e-3, frozen_layer
                            label_attention=True)
 """The hyper-parameters the artifact is trained with (part of the cache key). Compared on this corpus (fp32,
 thresholds on dev, macro-F1 dev / test): no dropout, mean pooling 0.763 / 0.729; dropout 0.1: 0.780 / 0.726;
-dropout + label attention: 0.771 / 0.754; the same averaging the last 3 epochs: 0.772 / 0.753; the same with no
-frozen layers (1.5x the time): 0.770 / 0.752."""
+dropout + label attention: 0.771 / 0.754; the same averaging the weights of the last 3 epochs: 0.772 / 0.753
+(not kept); the same with no frozen layers (1.5x the time): 0.770 / 0.752."""
 
 RECALL_BETA: Mapping[str, float] = {label: (1.5 if LABEL_SEVERITY[label] >= 0.75 else 1.0)
                                     for label in POLICY_LABELS}
@@ -219,8 +219,9 @@ def train_model(settings: ClassifierSettings, *, force: bool = False, progress: 
             "head": ("linear on a window's token embeddings pooled per label ("
                      + ("label attention" if fine_tune_config.label_attention else "mean") + ") + is_employee "
                      "weight; max over windows"),
-            "serving": "ONNX Runtime CPU, dynamic int8 quantisation of every MatMul, one window per run (so a "
-                       "text's scores never depend on the texts batched with it)",
+            "serving": "ONNX Runtime CPU, fused attention/LayerNorm/GELU kernels, dynamic int8 quantisation of "
+                       "the dense layers, one window per run (so a text's scores never depend on the texts "
+                       "batched with it), one run in flight per core",
             "data": {"hash": corpus_hash(examples), "examples": len(examples),
                      "split": {"train": len(train), "dev": len(dev), "test": len(test)},
                      "split_rule": "sha256(id)[:8] % 100: <70 train, <85 dev, else test"},

@@ -20,6 +20,11 @@ HOSTILE = ('IMS manager Dave is grooming the apprentices <script>document.locati
            '+document.cookie</script> & nobody at HR cares. Ring him on 07700 900123 <b>NOW</b>')
 
 
+def mid_hour() -> datetime:
+    """Half past the current UTC hour: a test that steps the clock by seconds or minutes never crosses an hour."""
+    return datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
+
+
 def test_immediate_alert_content_headers_and_routing(alert_env: AlertEnv) -> None:
     alert_env.start_catcher()
     svc = alert_env.service()
@@ -111,14 +116,15 @@ def test_flood_control_moves_the_overflow_into_the_next_digest(alert_env: AlertE
     svc = alert_env.service(flood_limit_per_hour=2, routes=[], default_recipients=["hr@ims.example"])
     items = [classified(f"IMS manager {n} leaked the client list", labels=["confidential_info"], risk=70 + n)
              for n in range(5)]
-    svc.enqueue(items)
-    report = svc.deliver_due()
+    now = mid_hour()  # the limit is per clock hour: keep the whole test inside one
+    svc.enqueue(items, now=now)
+    report = svc.deliver_due(now=now)
     assert len(report.sent) == 2 and len(report.overflow) == 3
-    assert svc.deliver_due().sent == []  # the limit holds for the rest of the hour
+    assert svc.deliver_due(now=now + timedelta(minutes=5)).sent == []  # the limit holds for the rest of the hour
 
-    evaluated = svc.evaluate(flush_digest=True)
+    evaluated = svc.evaluate(now=now + timedelta(minutes=5), flush_digest=True)
     assert len(evaluated.digests) == 1
-    assert len(svc.deliver_due().sent) == 1
+    assert len(svc.deliver_due(now=now + timedelta(minutes=5)).sent) == 1
     messages = alert_env.received()
     digest = next(m for m in messages if m["X-IMS-Alert-Kind"] == "digest")
     assert digest["Subject"].startswith("[IMS digest] 3 flagged items, ")
@@ -134,8 +140,8 @@ def test_flood_control_moves_the_overflow_into_the_next_digest(alert_env: AlertE
         in_digest = item.mention.mention_id.replace(":", "%3A") in text
         assert in_digest == (item.mention.mention_id in held_back)
 
-    assert svc.deliverer.flood.used(recipient="hr@ims.example", now=datetime.now(UTC)) == 2
-    svc.evaluate(now=datetime.now(UTC) + timedelta(hours=3))  # last hours' flood slots are pruned
+    assert svc.deliverer.flood.used(recipient="hr@ims.example", now=now + timedelta(minutes=5)) == 2
+    svc.evaluate(now=now + timedelta(hours=3))  # last hours' flood slots are pruned
     assert svc.client.count(index=svc.outbox.indices.flood_slots)["count"] == 0
 
 
@@ -145,7 +151,7 @@ def test_digest_collects_a_period_per_recipient_once(alert_env: AlertEnv) -> Non
     items = [classified("IMS logo on our stag-do t-shirts", labels=["logo_misuse"], risk=30),
              classified("IMS are a shambles, avoid", labels=["reputation_risk"], risk=45, source="reddit"),
              classified("IMS client Brackenfield paid us £4.2m", labels=["confidential_info"], risk=40)]
-    now = datetime.now(UTC)
+    now = mid_hour()  # digests are hourly: keep each step's clock well inside its hour
     svc.enqueue(items, now=now)
     assert svc.evaluate(now=now).digests == []  # the period has not ended
     next_period = now + timedelta(hours=1)

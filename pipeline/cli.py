@@ -30,6 +30,12 @@ def _echo_err(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _below_warning_from_the_root_logger_itself(record: logging.LogRecord) -> bool:
+    """Hide INFO that libraries log through the root logger itself (onnxruntime's quantiser writes a line per
+    tensor while `train` builds the int8 model); -v shows it. Our own modules log through named loggers."""
+    return record.name != "root" or record.levelno >= logging.WARNING
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               envvar="IMS_CONFIG", help="YAML settings file (env IMS_CONFIG). Env vars IMS_* override it.")
@@ -45,8 +51,11 @@ def cli(ctx: click.Context, config_file: Path | None, verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr,
     )
-    for noisy in ("kafka", "elastic_transport", "urllib3"):
+    for noisy in ("kafka", "elastic_transport", "urllib3", "jax"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not verbose:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_below_warning_from_the_root_logger_itself)
     ctx.obj = load_settings(config_file)
 
 

@@ -117,14 +117,15 @@ def test_flood_control_moves_the_overflow_into_the_next_digest(alert_env: AlertE
     items = [classified(f"IMS manager {n} leaked the client list", labels=["confidential_info"], risk=70 + n)
              for n in range(5)]
     now = mid_hour()  # the limit is per clock hour: keep the whole test inside one
+    later = now + timedelta(minutes=5)
     svc.enqueue(items, now=now)
     report = svc.deliver_due(now=now)
     assert len(report.sent) == 2 and len(report.overflow) == 3
-    assert svc.deliver_due(now=now + timedelta(minutes=5)).sent == []  # the limit holds for the rest of the hour
+    assert svc.deliver_due(now=later).sent == []  # the limit holds for the rest of the hour
 
-    evaluated = svc.evaluate(now=now + timedelta(minutes=5), flush_digest=True)
+    evaluated = svc.evaluate(now=later, flush_digest=True)
     assert len(evaluated.digests) == 1
-    assert len(svc.deliver_due(now=now + timedelta(minutes=5)).sent) == 1
+    assert len(svc.deliver_due(now=later).sent) == 1
     messages = alert_env.received()
     digest = next(m for m in messages if m["X-IMS-Alert-Kind"] == "digest")
     assert digest["Subject"].startswith("[IMS digest] 3 flagged items, ")
@@ -140,7 +141,7 @@ def test_flood_control_moves_the_overflow_into_the_next_digest(alert_env: AlertE
         in_digest = item.mention.mention_id.replace(":", "%3A") in text
         assert in_digest == (item.mention.mention_id in held_back)
 
-    assert svc.deliverer.flood.used(recipient="hr@ims.example", now=now + timedelta(minutes=5)) == 2
+    assert svc.deliverer.flood.used(recipient="hr@ims.example", now=later) == 2
     svc.evaluate(now=now + timedelta(hours=3))  # last hours' flood slots are pruned
     assert svc.client.count(index=svc.outbox.indices.flood_slots)["count"] == 0
 

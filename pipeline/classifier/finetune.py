@@ -19,7 +19,9 @@ Training: binary cross-entropy per output (positives up-weighted by sqrt(neg/pos
 warm-up and decay, BERT's dropout in the trained layers (optional), fixed seed. The embeddings and the lower
 ``frozen_layers`` layers keep their pre-trained weights (unseen words and phrasings keep their general
 meaning, and their outputs are computed once, which makes each epoch about twice as fast on a CPU); the
-upper layers and the heads are trained. XLA on the CPU gives the same weights run after run on one machine; on another CPU its kernels
+upper layers and the heads are trained. Batches hold texts of similar length (sorted within shuffled
+chunks of ``SORT_CHUNK``) padded to one of ``PADDED_WIDTHS``, and the step is compiled ahead of time for
+each of those shapes, on all cores at once. XLA on the CPU gives the same weights run after run on one machine; on another CPU its kernels
 may round differently, and a rebuild can differ slightly (a point or two of per-label F1).
 JAX is an optional dependency, the ``train`` extra: ``pip install -e '.[train]'``.
 
@@ -33,10 +35,13 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,8 +50,11 @@ import numpy as np
 
 _WEIGHT_PREFIXES = ("", "bert.", "model.")
 _MASK_NEGATIVE = -10000.0
-SEQ_BUCKET = 16
-"""Window lengths are padded to a multiple of this, so JAX compiles a handful of shapes only."""
+PADDED_WIDTHS = (16, 24, 32, 40, 48, 56, 64, 72, 80, 96, 112, 128, 160, 192, 224, 256)
+"""A batch's windows are padded to the first of these widths that holds them: about a tenth of padding at
+any length, and few enough shapes that compiling the training step for each costs about a minute."""
+SORT_CHUNK = 1024
+"""Texts are sorted by length within shuffled chunks of this many before batching (see ``_plan_epochs``)."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +134,8 @@ def save_bert_model(weights: dict[str, np.ndarray], config: dict[str, Any], out_
 
 
 def _padded_width(lengths: Sequence[int]) -> int:
-    return int(math.ceil(max(lengths) / SEQ_BUCKET)) * SEQ_BUCKET
+    longest = max(lengths)
+    return next((width for width in PADDED_WIDTHS if width >= longest), int(math.ceil(longest / 64)) * 64)
 
 
 def _pack(windows: Sequence[np.ndarray], hidden: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -138,6 +147,65 @@ def _pack(windows: Sequence[np.ndarray], hidden: int, rows: int) -> tuple[np.nda
         states[row, :len(window)] = window
         mask[row, :len(window)] = 1.0
     return states, mask
+
+
+XLA_TRAINING_FLAGS = ("--xla_backend_optimization_level=1",)
+"""Compiling the training step for each batch shape is a good part of the first epoch; LLVM's level 1
+instead of 2 compiles about a third faster, and the steps measured as fast."""
+
+
+def _configure_xla() -> None:
+    """Add :data:`XLA_TRAINING_FLAGS` to ``XLA_FLAGS`` unless set there already. XLA reads the variable when
+    JAX starts its CPU backend, so this only counts in a process that has not used JAX yet (``ims-monitor
+    train`` has not)."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    missing = [flag for flag in XLA_TRAINING_FLAGS if flag.split("=")[0] not in flags]
+    if missing:
+        os.environ["XLA_FLAGS"] = " ".join([flags, *missing]).strip()
+
+
+def _plan_epochs(rng: np.random.Generator, text_lengths: Sequence[int], *, epochs: int,
+                 batch_size: int) -> list[list[list[int]]]:
+    """Every epoch's batches of text indices, in the order they are trained.
+
+    Each epoch shuffles the texts, sorts them by length within chunks of ``SORT_CHUNK`` (so a batch holds texts
+    of similar length and padding stays small, while batches still differ from epoch to epoch) and trains the
+    batches in a random order."""
+    plans = []
+    for _epoch in range(epochs):
+        order = rng.permutation(len(text_lengths))
+        batches: list[list[int]] = []
+        for first in range(0, len(order), SORT_CHUNK):
+            chunk = sorted(order[first:first + SORT_CHUNK].tolist(), key=lambda i: text_lengths[i])
+            batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
+        plans.append([batches[index] for index in rng.permutation(len(batches))])
+    return plans
+
+
+def _abstract_batch(shape: tuple[int, int], slots: int, outputs: int, hidden: int) -> dict[str, Any]:
+    """The shapes and types of one step's inputs, for compiling ahead of time."""
+    import jax
+
+    rows, width = shape
+    f32, i32 = np.float32, np.int32
+    return {"states": jax.ShapeDtypeStruct((rows, width, hidden), f32), "mask": jax.ShapeDtypeStruct((rows, width), f32),
+            "owner": jax.ShapeDtypeStruct((rows,), i32), "window_employee": jax.ShapeDtypeStruct((rows,), f32),
+            "targets": jax.ShapeDtypeStruct((slots, outputs), f32), "sample_weight": jax.ShapeDtypeStruct((slots,), f32)}
+
+
+def _compile_shapes(step: Any, shapes: Iterable[tuple[int, int]], arguments: Callable[[tuple[int, int]], tuple],
+                    say: Callable[[str], None]) -> dict[tuple[int, int], Any]:
+    """Compile the training step once per batch shape, on every core at once (XLA compiles on one thread)."""
+    shapes = sorted(shapes)
+    started = time.monotonic()
+
+    def compile_one(shape: tuple[int, int]) -> Any:
+        return step.lower(*arguments(shape)).compile()
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        compiled = dict(zip(shapes, pool.map(compile_one, shapes), strict=True))
+    say(f"compiled the training step for {len(shapes)} batch shapes ({time.monotonic() - started:.0f}s)")
+    return compiled
 
 
 # --------------------------------------------------------------------------------------------- model
@@ -281,6 +349,7 @@ def fine_tune(weights: dict[str, np.ndarray], config: dict[str, Any], windows: S
     Returns:
         The fine-tuned weights (numpy, same keys), the heads, the mean loss per epoch, the wall time.
     """
+    _configure_xla()
     import jax
     import jax.numpy as jnp
 
@@ -321,8 +390,8 @@ def fine_tune(weights: dict[str, np.ndarray], config: dict[str, Any], windows: S
 
     dropout_key = jax.random.PRNGKey(settings.seed)
 
-    def loss_fn(params: dict[str, Any], frozen: dict[str, Any], batch: dict[str, Any], t: Any) -> Any:
-        tokens = bert_layers({**params, **frozen}, batch["states"], batch["mask"], config, tuned_layers,
+    def loss_fn(params: dict[str, Any], batch: dict[str, Any], t: Any) -> Any:
+        tokens = bert_layers(params, batch["states"], batch["mask"], config, tuned_layers,
                              dropout=settings.dropout, rng=jax.random.fold_in(dropout_key, t.astype(jnp.int32)))
         per_window = _window_logits(params, tokens, batch["mask"], batch["window_employee"])
         logits = jax.ops.segment_max(per_window, batch["owner"], num_segments=slots + 1)[:slots]
@@ -338,10 +407,9 @@ def fine_tune(weights: dict[str, np.ndarray], config: dict[str, Any], windows: S
     def decays(key: str) -> bool:
         return key.endswith(".weight") and "LayerNorm" not in key and not is_head(key)
 
-    @jax.jit
-    def step(params: dict[str, Any], m: dict[str, Any], v: dict[str, Any], t: Any, frozen: dict[str, Any],
-             batch: dict[str, Any]) -> Any:
-        loss, grads = jax.value_and_grad(loss_fn)(params, frozen, batch, t)
+    @functools.partial(jax.jit, donate_argnums=(0, 1, 2))
+    def step(params: dict[str, Any], m: dict[str, Any], v: dict[str, Any], t: Any, batch: dict[str, Any]) -> Any:
+        loss, grads = jax.value_and_grad(loss_fn)(params, batch, t)
         schedule = jnp.where(t < warmup, (t + 1) / warmup, jnp.clip((total_steps - t) / (total_steps - warmup), 0, 1))
         new_params, new_m, new_v = {}, {}, {}
         for key, value in params.items():
@@ -357,38 +425,43 @@ def fine_tune(weights: dict[str, np.ndarray], config: dict[str, Any], windows: S
             new_params[key] = value - lr * update
         return new_params, new_m, new_v, loss
 
-    # Only the frozen weights the tuned layers read go into each step (not the embedding tables).
-    frozen_top = {key: value for key, value in frozen.items() if key.startswith("encoder.layer.")}
+    def batch_arrays(texts: list[int]) -> dict[str, np.ndarray]:
+        """One step's inputs: the texts' windows packed [rows, width, hidden], rows a multiple of ``slots``."""
+        rows = [w for i in texts for w in windows_of[i]]
+        padded_rows = int(math.ceil(len(rows) / slots)) * slots
+        packed_states, mask = _pack([states[w] for w in rows], hidden, padded_rows)
+        owner = np.full(padded_rows, slots, dtype=np.int32)
+        owner[:len(rows)] = [texts.index(int(owners[w])) for w in rows]
+        employee = np.zeros(slots, dtype=np.float32)
+        employee[:len(texts)] = is_employee[texts]
+        target = np.zeros((slots, outputs), dtype=np.float32)
+        target[:len(texts)] = targets[texts]
+        sample_weight = np.zeros(slots, dtype=np.float32)
+        sample_weight[:len(texts)] = 1.0
+        return {"states": packed_states, "mask": mask, "owner": owner,
+                "window_employee": employee[owner.clip(0, slots - 1)], "targets": target,
+                "sample_weight": sample_weight}
+
+    def batch_shape(texts: list[int]) -> tuple[int, int]:
+        rows = [w for i in texts for w in windows_of[i]]
+        return int(math.ceil(len(rows) / slots)) * slots, _padded_width([len(states[w]) for w in rows])
+
     m = jax.tree_util.tree_map(jnp.zeros_like, params)
     v = jax.tree_util.tree_map(jnp.zeros_like, params)
+    plans = _plan_epochs(rng, [max(len(states[w]) for w in windows_of[i]) for i in range(len(windows))],
+                         epochs=settings.epochs, batch_size=slots)
+    compiled = _compile_shapes(step, {batch_shape(texts) for plan in plans for texts in plan},
+                               lambda shape: (params, m, v, jnp.asarray(0, dtype=jnp.float32),
+                                              _abstract_batch(shape, slots, outputs, hidden)), say)
+    say(f"training: {sum(len(plan) for plan in plans)} steps")
     losses: list[float] = []
     t = 0
-    for epoch in range(settings.epochs):
-        order = rng.permutation(len(windows))
-        # Texts of similar length share a batch (within shuffled chunks), so padding stays small.
-        batches: list[list[int]] = []
-        for first in range(0, len(order), slots * 8):
-            chunk = sorted(order[first:first + slots * 8].tolist(),
-                           key=lambda i: max(len(states[w]) for w in windows_of[i]))
-            batches.extend(chunk[i:i + slots] for i in range(0, len(chunk), slots))
+    for epoch, plan in enumerate(plans):
         epoch_losses: list[float] = []
-        for index in rng.permutation(len(batches)):
-            texts = batches[index]
-            rows = [w for i in texts for w in windows_of[i]]
-            padded_rows = int(math.ceil(len(rows) / slots)) * slots
-            packed_states, mask = _pack([states[w] for w in rows], hidden, padded_rows)
-            owner = np.full(padded_rows, slots, dtype=np.int32)
-            owner[:len(rows)] = [texts.index(int(owners[w])) for w in rows]
-            employee = np.zeros(slots, dtype=np.float32)
-            employee[:len(texts)] = is_employee[texts]
-            target = np.zeros((slots, outputs), dtype=np.float32)
-            target[:len(texts)] = targets[texts]
-            sample_weight = np.zeros(slots, dtype=np.float32)
-            sample_weight[:len(texts)] = 1.0
-            batch = {"states": jnp.asarray(packed_states), "mask": jnp.asarray(mask), "owner": jnp.asarray(owner),
-                     "window_employee": jnp.asarray(employee[owner.clip(0, slots - 1)]),
-                     "targets": jnp.asarray(target), "sample_weight": jnp.asarray(sample_weight)}
-            params, m, v, loss = step(params, m, v, jnp.asarray(t, dtype=jnp.float32), frozen_top, batch)
+        for texts in plan:
+            batch = {key: jnp.asarray(value) for key, value in batch_arrays(texts).items()}
+            params, m, v, loss = compiled[batch_shape(texts)](params, m, v, jnp.asarray(t, dtype=jnp.float32),
+                                                               batch)
             epoch_losses.append(float(loss))
             t += 1
         losses.append(float(np.mean(epoch_losses)))

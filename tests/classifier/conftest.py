@@ -1,7 +1,7 @@
 """Fixtures of the classifier tests: the trained policy model, built once if this checkout has none.
 
 ``make test`` builds it first (``make model``); run alone, the first test that needs it trains it
-(``ims-monitor train``: about 21 minutes on two cores, then cached under ~/.cache/ims-monitor/models).
+(``ims-monitor train``: about 18 minutes on two cores, then cached under ~/.cache/ims-monitor/models).
 """
 
 from __future__ import annotations

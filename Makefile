@@ -24,8 +24,11 @@ env: $(STAMP)
 ## model: build the policy classifier if the cached artifact for this corpus + code is missing (once, about 18 min
 ## on 2 cores; cached under ~/.cache/ims-monitor/models). Training uses JAX (the `train` extra), never torch.
 model: env
-	@$(BIN)/python -c "import jax" 2>/dev/null || $(BIN)/pip install -q -e '.[train]'
 	$(BIN)/ims-monitor train
+
+## bench: classifier throughput figures as JSON (ONNX forward pass, full classify path, torch fp32 when installed)
+bench: env model
+	$(BIN)/ims-monitor bench classify
 
 $(STAMP): pyproject.toml Makefile
 	@$(MAKE) --no-print-directory system-deps

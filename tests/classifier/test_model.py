@@ -150,6 +150,10 @@ def test_model_card_records_base_model_data_thresholds_and_metrics(policy_model_
     assert set(card["thresholds"]) == set(POLICY_LABELS)
     assert card["thresholds"] == policy_classifier.thresholds
     assert all(0.0 < t < 1.0 for t in card["thresholds"].values())
+    tried = card["ngrams"]["dev_macro_f1_by_weight"]  # the blend weight is dev's best
+    assert card["ngram_weight"] == policy_classifier.ngram_weight and tried[str(card["ngram_weight"])] == max(
+        tried.values())
+    assert (policy_model_dir / "ngrams.npz").is_file() and policy_classifier.ngrams is not None
     for key in ("dev_int8", "test_int8", "test_fp32"):
         assert set(card["metrics"][key]["labels"]) == set(POLICY_LABELS)
     # int8 quantisation keeps the flagged decision's quality within a point of fp32 on the held-out posts

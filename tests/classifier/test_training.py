@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.classifier.corpus import load_corpus
-from pipeline.classifier.training import choose_threshold, f_beta, model_key, resolve_model_dir
+from pipeline.classifier.training import choose_ngram_weight, choose_threshold, f_beta, model_key, resolve_model_dir
 from pipeline.settings import ClassifierSettings
 
 
@@ -34,3 +34,14 @@ def test_key_changes_with_the_data_and_settings_can_pin_a_folder(tmp_path: Path)
     assert model_key(corpus[:-1]) != key
     assert resolve_model_dir(ClassifierSettings(models_dir=tmp_path), corpus) == tmp_path / key
     assert resolve_model_dir(ClassifierSettings(model_dir=tmp_path / "pinned"), corpus) == tmp_path / "pinned"
+
+
+def test_blend_weight_is_the_best_on_dev_and_zero_when_the_ngrams_only_add_noise() -> None:
+    rng = np.random.default_rng(0)
+    gold = rng.random((200, 8)) < 0.3
+    noisy = np.clip(gold * 0.3 + rng.random((200, 8)) * 0.7, 0, 1)  # informative but blurred
+    sharp = np.clip(gold * 0.6 + rng.random((200, 8)) * 0.4, 0, 1)  # better
+    weight, tried = choose_ngram_weight(gold, noisy, sharp)
+    assert weight > 0.5 and tried[str(weight)] == max(tried.values())
+    weight, tried = choose_ngram_weight(gold, sharp, rng.random((200, 8)))
+    assert weight == 0.0 and tried["0.0"] > tried["0.7"]

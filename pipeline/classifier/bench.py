@@ -62,10 +62,12 @@ class ForwardTimer:
     """(a): times the bare forward pass over pre-tokenised windows, sorted by length, in a given layout
     ``(windows per run, runs in flight)``; a run in flight per core gets one thread, a lone run every core."""
 
-    def __init__(self, classifier: OnnxPolicyClassifier, texts: Sequence[str]) -> None:
+    def __init__(self, classifier: OnnxPolicyClassifier, examples: Sequence[CorpusExample]) -> None:
         self.classifier = classifier
-        self.texts = len(texts)
-        self.windows = [window for text in texts for window in classifier.encoder.split_windows(text)]
+        self.texts = len(examples)
+        contents = classifier.tokenizer([e.text for e in examples], add_special_tokens=False)["input_ids"]
+        self.windows = [window for example, content in zip(examples, contents, strict=True)
+                        for _, window in classifier.text_windows(content, example.author_is_employee)]
         self._order = sorted(range(len(self.windows)), key=lambda i: len(self.windows[i]))
         self._sessions: dict[int, OnnxSentenceEncoder] = {}
 
@@ -135,7 +137,8 @@ def bench_torch(model_dir: Path, classifier: OnnxPolicyClassifier, examples: Seq
                                      torch.from_numpy(heads.employee))
     query = torch.from_numpy(heads.query) if heads.query is not None else None
     probabilities: list[np.ndarray] = []
-    texts = [e.text for e in examples]
+    markers = classifier.card.get("author_markers")  # the words the model reads before each post, if any
+    texts = [f"{markers[str(e.author_is_employee).lower()]} {e.text}" if markers else e.text for e in examples]
     employee = torch.tensor([float(e.author_is_employee) for e in examples])
     with torch.inference_mode():
         model(**tokenizer(texts[:2], return_tensors="pt", padding=True))  # warm-up
@@ -175,7 +178,7 @@ def run_classify_bench(classifier: OnnxPolicyClassifier, examples: Sequence[Corp
     texts = [e.text for e in examples]
     gold = [e.flagged for e in examples]
     say(f"(a) bare ONNX forward on {len(texts)} texts: every layout once")
-    timer = ForwardTimer(classifier, texts)
+    timer = ForwardTimer(classifier, examples)
     sweep = {layout: timer.rate(layout) for layout in _forward_layouts(max(1, os.cpu_count() or 1))}
     best = max(sweep, key=lambda layout: sweep[layout])
     # The machine is shared: (a) at its best layout and (b) are then measured alternately, `repeats` times

@@ -10,16 +10,18 @@ An artifact folder (built by ``ims-monitor train``, see :mod:`pipeline.classifie
     bert/               the fine-tuned weights as config.json + model.safetensors
     model_card.json     base model, data and code hashes, thresholds, metrics
 
-How a text is scored: a text of up to 256 tokens is one window (every training example is); a longer one is
-read as overlapping passages of 128 tokens (:func:`window_spans`), so it is read to the end, never truncated,
-and a harmful passage is not diluted by the rest of a long document. A window's logit for output ``k`` is
-``sum_t a[t, k] * (W[k] · h_t) + b[k] + e[k] * is_employee``, where the pooling weights ``a[., k]`` sum to 1
-over the window's tokens: even (``1/n``) for mean-pooling heads, ``softmax_t(Q[k] · h_t)`` for heads with label
-attention (each label reads the tokens that matter to it); the text's logit is the largest over its windows.
-A token's share of that logit, ``a[t, k] * (W[k] · h_t)``, is exact, and the explanation of a label is the
-words (and runs of adjacent words) of the deciding window with the largest shares. Finally each label's
-probability is blended with the n-gram model's, ``(1 - w) * transformer + w * n-grams`` with the weight ``w``
-chosen on the dev split (``ngram_weight`` in the model card; ``about_ims`` is the transformer's alone).
+How a text is scored: every window starts with an author marker after ``[CLS]`` (``employee :`` or ``public :``,
+:data:`AUTHOR_MARKERS`), so that the encoder reads the words knowing who wrote them; a text of up to 256 tokens
+is one window (every training example is); a longer one is read as overlapping passages of 128 tokens
+(:func:`window_spans`), so it is read to the end, never truncated, and a harmful passage is not diluted by the
+rest of a long document. A window's logit for output ``k`` is ``sum_t a[t, k] * (W[k] · h_t) + b[k] + e[k] *
+is_employee``, where the pooling weights ``a[., k]`` sum to 1 over the window's tokens: even (``1/n``) for
+mean-pooling heads, ``softmax_t(Q[k] · h_t)`` for heads with label attention (each label reads the tokens that
+matter to it); the text's logit is the largest over its windows. A token's share of that logit, ``a[t, k] *
+(W[k] · h_t)``, is exact, and the explanation of a label is the words (and runs of adjacent words) of the
+deciding window with the largest shares. Finally each label's probability is blended with the n-gram model's,
+``(1 - w) * transformer + w * n-grams`` with the weight ``w`` chosen on the dev split (``ngram_weight`` in the
+model card; ``about_ims`` is the transformer's alone).
 
 Example::
 
@@ -63,6 +65,11 @@ MAX_LENGTH = 256
 PASSAGE_LENGTH = 128
 PASSAGE_OVERLAP = 64
 """A longer text is read as overlapping passages of this many tokens (about one post each)."""
+AUTHOR_MARKERS: dict[bool, str] = {True: "employee :", False: "public :"}
+"""Words read after ``[CLS]`` in every window, by ``author.is_employee``: the encoder reads the post knowing
+whether a known employee wrote it, which decides labels such as ``disrepute`` (a grievance by staff) against
+``reputation_risk`` alone (the same words from a customer). They are not part of the text: explanations and
+offsets cover the text only."""
 EXPLAIN_TOP_WORDS = 4
 """Words kept per label explanation (adjacent ones are merged into one span)."""
 
@@ -119,6 +126,10 @@ class OnnxPolicyClassifier:
         self.tokenizer = self.encoder.tokenizer
         self.ngram_weight = float(self.card.get("ngram_weight", 0.0))
         self.ngrams = NgramModel.load(self.model_dir / NGRAM_FILE) if self.ngram_weight > 0 else None
+        markers = self.card.get("author_markers")  # absent: a model trained without them
+        self._marker_ids: dict[bool, list[int]] = {
+            is_employee: (author_marker_ids(self.tokenizer, markers[str(is_employee).lower()]) if markers else [])
+            for is_employee in (True, False)}
         self.concurrent_runs = concurrent_runs
         self._runner = ThreadPoolExecutor(concurrent_runs, thread_name_prefix="onnx-run") \
             if concurrent_runs > 1 else None
@@ -152,11 +163,11 @@ class OnnxPolicyClassifier:
             return
         ids, offsets = self._tokenize(texts)
         lexical = self.ngrams.predict(texts, is_employee) if self.ngrams is not None else None
-        cls_id, sep_id, pad_id = self.encoder._cls_id, self.encoder._sep_id, self.encoder._pad_id
-        windows: list[tuple[int, int, list[int]]] = []  # (text, content start, ids with [CLS]/[SEP])
+        pad_id = self.encoder._pad_id
+        windows: list[tuple[int, int, list[int]]] = []  # (text, content start, ids with [CLS], marker, [SEP])
         for index, content in enumerate(ids):
-            for start, end in window_spans(len(content), max_length=self.max_length):
-                windows.append((index, start, [cls_id, *content[start:end], sep_id]))
+            for start, window in self.text_windows(content, bool(is_employee[index])):
+                windows.append((index, start, window))
 
         weight = self.heads.weight.T.astype(np.float32)  # [hidden, outputs]
         employee = np.asarray(is_employee, dtype=np.float32)
@@ -183,6 +194,7 @@ class OnnxPolicyClassifier:
             for row, i in enumerate(chunk):
                 text, start, window = windows[i]
                 n = len(window)
+                skip = 1 + len(self._marker_ids[bool(is_employee[text])])  # [CLS] and the author marker
                 tokens = hidden[row, :n]
                 token_logits = self.heads.token_weights(tokens) * (tokens @ weight)  # [n, outputs]
                 window_logits = token_logits.sum(axis=0) + constant[text]
@@ -190,7 +202,7 @@ class OnnxPolicyClassifier:
                 if better.any():
                     best[text, better] = window_logits[better]
                     shares[text][:, better] = 0.0
-                    shares[text][start:start + n - 2, better] = token_logits[1:n - 1][:, better]
+                    shares[text][start:start + n - 1 - skip, better] = token_logits[skip:n - 1][:, better]
                 windows_left[text] -= 1
                 if windows_left[text] == 0:
                     probabilities = 1.0 / (1.0 + np.exp(-best[text]))
@@ -199,6 +211,11 @@ class OnnxPolicyClassifier:
                         probabilities[:labels] = blend(probabilities[:labels], lexical[text], self.ngram_weight)
                     yield text, TextScores(probabilities=probabilities, token_shares=shares[text],
                                            offsets=offsets[text])
+
+    def text_windows(self, content: list[int], is_employee: bool) -> list[tuple[int, list[int]]]:
+        """``(content start, window ids)`` of a tokenised text, as the model reads it (see :func:`cut_windows`)."""
+        return cut_windows(content, self._marker_ids[is_employee], cls_id=self.encoder._cls_id,
+                           sep_id=self.encoder._sep_id, max_length=self.max_length)
 
     # ------------------------------------------------------------------------------------------ decisions
 
@@ -240,6 +257,20 @@ def window_spans(length: int, *, max_length: int = MAX_LENGTH, passage_length: i
         start = spans[-1][0] + step
         spans.append((start, min(start + budget, length)))
     return spans
+
+
+def author_marker_ids(tokenizer: Any, marker: str) -> list[int]:
+    """The token ids of an author marker (:data:`AUTHOR_MARKERS`), without special tokens."""
+    return list(tokenizer(marker, add_special_tokens=False)["input_ids"])
+
+
+def cut_windows(content: Sequence[int], marker: Sequence[int], *, cls_id: int, sep_id: int,
+                max_length: int = MAX_LENGTH) -> list[tuple[int, list[int]]]:
+    """``(content start, [CLS] marker content[start:end] [SEP])`` for each window of a tokenised text: the spans
+    of :func:`window_spans` with room left for the marker. Training and serving both cut windows here."""
+    spans = window_spans(len(content), max_length=max_length - len(marker),
+                         passage_length=PASSAGE_LENGTH - len(marker))
+    return [(start, [cls_id, *marker, *content[start:end], sep_id]) for start, end in spans]
 
 
 _STOPWORDS = frozenset("""
@@ -325,4 +356,4 @@ def logit(probability: float) -> float:
     return math.log(probability / (1 - probability))
 
 
-__all__ = ["ABOUT_IMS_THRESHOLD", "OUTPUTS", "OnnxPolicyClassifier", "TextScores", "explain"]
+__all__ = ["ABOUT_IMS_THRESHOLD", "AUTHOR_MARKERS", "OUTPUTS", "OnnxPolicyClassifier", "TextScores", "explain"]

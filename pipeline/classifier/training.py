@@ -55,6 +55,7 @@ from pipeline.classifier.decisions import LABEL_SEVERITY
 from pipeline.classifier.encoder import BASE_MODEL_DISTRIBUTION, build_encoder_artifacts, locate_base_model
 from pipeline.classifier.finetune import FineTuneConfig, Heads, fine_tune, load_bert_weights, save_bert_model
 from pipeline.classifier.model import (
+    AUTHOR_MARKERS,
     BERT_DIRNAME,
     HEADS_FILE,
     MAX_LENGTH,
@@ -63,8 +64,9 @@ from pipeline.classifier.model import (
     PASSAGE_LENGTH,
     PASSAGE_OVERLAP,
     OnnxPolicyClassifier,
+    author_marker_ids,
+    cut_windows,
     logit,
-    window_spans,
 )
 from pipeline.classifier.ngrams import NGRAM_FILE, NgramConfig, NgramModel, blend
 from pipeline.settings import ClassifierSettings
@@ -165,12 +167,14 @@ def choose_threshold(gold: np.ndarray, scores: np.ndarray, *, beta: float, tie: 
 # --------------------------------------------------------------------------------------------- building
 
 
-def _windows(tokenizer: Any, texts: Sequence[str]) -> list[list[list[int]]]:
-    """Each text's windows with [CLS]/[SEP], cut exactly as :class:`OnnxPolicyClassifier` cuts them."""
+def _windows(tokenizer: Any, texts: Sequence[str], is_employee: Sequence[bool]) -> list[list[list[int]]]:
+    """Each text's windows with [CLS], the author marker and [SEP], cut exactly as
+    :class:`OnnxPolicyClassifier` cuts them (:func:`cut_windows`)."""
     cls_id, sep_id = int(tokenizer.cls_token_id), int(tokenizer.sep_token_id)
+    markers = {flag: author_marker_ids(tokenizer, marker) for flag, marker in AUTHOR_MARKERS.items()}
     contents = tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
-    return [[[cls_id, *content[start:end], sep_id] for start, end in window_spans(len(content))]
-            for content in contents]
+    return [[window for _, window in cut_windows(content, markers[bool(flag)], cls_id=cls_id, sep_id=sep_id)]
+            for content, flag in zip(contents, is_employee, strict=True)]
 
 
 def _targets(examples: Sequence[CorpusExample]) -> np.ndarray:
@@ -238,7 +242,8 @@ def train_model(settings: ClassifierSettings, *, force: bool = False, progress: 
         tokenizer = AutoTokenizer.from_pretrained(str(base_dir), local_files_only=True)
         say(f"fine-tuning {BASE_MODEL_DISTRIBUTION} on {len(train)} examples "
             f"({fine_tune_config.epochs} epochs, seed {fine_tune_config.seed})")
-        tuned = fine_tune(load_bert_weights(base_dir), config, _windows(tokenizer, [e.text for e in train]),
+        tuned = fine_tune(load_bert_weights(base_dir), config, _windows(tokenizer, [e.text for e in train],
+                                                                    [e.author_is_employee for e in train]),
                           np.asarray([e.author_is_employee for e in train], dtype=np.float32), _targets(train),
                           settings=fine_tune_config, progress=say)
 
@@ -254,6 +259,7 @@ def train_model(settings: ClassifierSettings, *, force: bool = False, progress: 
             "base_model": {"name": "sentence-transformers/all-MiniLM-L6-v2", "package": BASE_MODEL_DISTRIBUTION,
                            "package_version": _package_version()},
             "outputs": list(OUTPUTS), "max_length": MAX_LENGTH,
+            "author_markers": {str(flag).lower(): marker for flag, marker in AUTHOR_MARKERS.items()},
             "long_texts": f"passages of {PASSAGE_LENGTH} tokens overlapping by {PASSAGE_OVERLAP}, max over passages",
             "head": ("linear on a window's token embeddings pooled per label ("
                      + ("label attention" if fine_tune_config.label_attention else "mean") + ") + is_employee "

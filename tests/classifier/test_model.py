@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.classifier.base import ClassifierInput
 from pipeline.classifier.corpus import corpus_hash, load_corpus
-from pipeline.classifier.model import MAX_LENGTH, OnnxPolicyClassifier, window_spans
+from pipeline.classifier.model import MAX_LENGTH, OnnxPolicyClassifier, cut_windows, window_spans
 from schemas.records import POLICY_LABELS
 
 # (label, text, author is an employee, words of which at least one must be in the explanation)
@@ -112,6 +112,26 @@ def test_window_spans_cover_every_token_once_short_and_overlapping_long() -> Non
     assert spans[0][0] == 0 and spans[-1][1] == 1000
     assert all(end - start <= 126 for start, end in spans)
     assert all(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False))  # consecutive passages overlap
+
+
+def test_every_window_carries_the_author_marker_within_the_length_limit() -> None:
+    marker = [7904, 1024]
+    short = cut_windows(list(range(10)), marker, cls_id=101, sep_id=102)
+    assert short == [(0, [101, *marker, *range(10), 102])]
+    assert len(cut_windows(list(range(MAX_LENGTH - 4)), marker, cls_id=101, sep_id=102)) == 1
+    windows = cut_windows(list(range(1000)), marker, cls_id=101, sep_id=102)
+    assert all(window[1:3] == marker and len(window) <= 128 for _, window in windows)
+    covered = {token for start, window in windows for token in window[3:-1]}
+    assert covered == set(range(1000)) and [start for start, _ in windows] == sorted(start for start, _ in windows)
+
+
+def test_the_model_reads_who_wrote_the_post(policy_classifier: OnnxPolicyClassifier) -> None:
+    """The same grievance is disrepute from a known employee and not from a member of the public."""
+    text = ("Honestly the managers at IMS are clueless, third rota change this week and nobody tells us anything. "
+            "Sick of it.")
+    assert policy_classifier.card["author_markers"] == {"true": "employee :", "false": "public :"}
+    assert "disrepute" in _classify(policy_classifier, text, True)["labels"]
+    assert "disrepute" not in _classify(policy_classifier, text, False)["labels"]
 
 
 def test_long_text_is_read_to_the_end(policy_classifier: OnnxPolicyClassifier) -> None:

@@ -137,8 +137,8 @@ def bench_torch(model_dir: Path, classifier: OnnxPolicyClassifier, examples: Seq
                                      torch.from_numpy(heads.employee))
     query = torch.from_numpy(heads.query) if heads.query is not None else None
     probabilities: list[np.ndarray] = []
-    markers = classifier.card.get("author_markers")  # the words the model reads before each post, if any
-    texts = [f"{markers[str(e.author_is_employee).lower()]} {e.text}" if markers else e.text for e in examples]
+    markers = classifier.author_markers  # the words the model reads before each post ("" for none)
+    texts = [f"{markers[e.author_is_employee]} {e.text}".lstrip() for e in examples]
     employee = torch.tensor([float(e.author_is_employee) for e in examples])
     with torch.inference_mode():
         model(**tokenizer(texts[:2], return_tensors="pt", padding=True))  # warm-up

@@ -126,10 +126,11 @@ class OnnxPolicyClassifier:
         self.tokenizer = self.encoder.tokenizer
         self.ngram_weight = float(self.card.get("ngram_weight", 0.0))
         self.ngrams = NgramModel.load(self.model_dir / NGRAM_FILE) if self.ngram_weight > 0 else None
-        markers = self.card.get("author_markers")  # absent: a model trained without them
-        self._marker_ids: dict[bool, list[int]] = {
-            is_employee: (author_marker_ids(self.tokenizer, markers[str(is_employee).lower()]) if markers else [])
-            for is_employee in (True, False)}
+        markers = self.card.get("author_markers", {})  # absent: a model trained without them
+        self.author_markers: dict[bool, str] = {flag: markers.get(str(flag).lower(), "") for flag in (True, False)}
+        """The words read before each post, by ``author.is_employee`` ("" for none)."""
+        self._marker_ids = {flag: author_marker_ids(self.tokenizer, marker) if marker else []
+                            for flag, marker in self.author_markers.items()}
         self.concurrent_runs = concurrent_runs
         self._runner = ThreadPoolExecutor(concurrent_runs, thread_name_prefix="onnx-run") \
             if concurrent_runs > 1 else None
@@ -163,6 +164,7 @@ class OnnxPolicyClassifier:
             return
         ids, offsets = self._tokenize(texts)
         lexical = self.ngrams.predict(texts, is_employee) if self.ngrams is not None else None
+        labels = len(POLICY_LABELS)
         pad_id = self.encoder._pad_id
         windows: list[tuple[int, int, list[int]]] = []  # (text, content start, ids with [CLS], marker, [SEP])
         for index, content in enumerate(ids):
@@ -207,7 +209,6 @@ class OnnxPolicyClassifier:
                 if windows_left[text] == 0:
                     probabilities = 1.0 / (1.0 + np.exp(-best[text]))
                     if lexical is not None:
-                        labels = len(POLICY_LABELS)
                         probabilities[:labels] = blend(probabilities[:labels], lexical[text], self.ngram_weight)
                     yield text, TextScores(probabilities=probabilities, token_shares=shares[text],
                                            offsets=offsets[text])

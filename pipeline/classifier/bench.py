@@ -12,6 +12,13 @@
 The texts are the corpus's held-out examples (dev + test) in file order, so flagged F1 can be compared between
 (b) and (c) as well as (for every run) the card's int8-vs-fp32 F1 on test.
 
+Why the ratio (b)/(c) is what it is, measured in the same run: ``torch_fp32.padding_factor`` is the tokens the
+torch loop computes (each batch padded to its longest text) over the tokens the texts have, which (b) never pads;
+``int8_over_fp32_forward`` is what int8 quantisation buys on this CPU, (a) against the same forward pass on the
+artifact's fp32 graph. Roughly, (b)/(c) = padding factor x the per-token speed of ONNX Runtime int8 against torch
+fp32; the second term depends on the CPU's int8 dot-product instructions (``cpu``: VNNI or AMX make int8 several
+times faster than fp32; plain AVX2 barely faster).
+
 Run it::
 
     ims-monitor bench classify                # JSON on stdout
@@ -32,7 +39,7 @@ import numpy as np
 from pipeline.classifier.batch import classify_lines
 from pipeline.classifier.corpus import CorpusExample
 from pipeline.classifier.decisions import decide_labels, is_flagged
-from pipeline.classifier.encoder import TOKENIZER_DIRNAME, OnnxSentenceEncoder
+from pipeline.classifier.encoder import FP32_FILENAME, TOKENIZER_DIRNAME, OnnxSentenceEncoder
 from pipeline.classifier.evaluation import BinaryScores
 from pipeline.classifier.model import BERT_DIRNAME, OnnxPolicyClassifier
 from pipeline.classifier.ngrams import blend
@@ -48,6 +55,32 @@ Progress = Callable[[str], None]
 
 def _rate(count: int, seconds: float) -> float:
     return round(count / max(seconds, 1e-9), 2)
+
+
+def padding_factor(lengths: Sequence[int], batch_size: int) -> float:
+    """Tokens computed when texts of these token ``lengths`` are batched in arrival order and each batch padded
+    to its longest, over the tokens the texts have (1.0: no padding)."""
+    padded = sum(len(batch) * max(batch) for batch in
+                 (lengths[first:first + batch_size] for first in range(0, len(lengths), batch_size)))
+    return round(padded / max(sum(lengths), 1), 3)
+
+
+INT8_CPU_FLAGS = ("avx2", "avx512_vnni", "avx_vnni", "amx_int8")
+"""/proc/cpuinfo flags that decide how much faster int8 is than fp32 (VNNI and AMX have int8 dot products)."""
+
+
+def cpu_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any] | None:
+    """The CPU's model name and which of :data:`INT8_CPU_FLAGS` it has (Linux; ``None`` elsewhere)."""
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    flags = set(fields.get("flags", "").split())
+    return {"model": fields.get("model name"), **{flag: flag in flags for flag in INT8_CPU_FLAGS}}
 
 
 def _forward_layouts(cores: int) -> list[tuple[int, int]]:
@@ -68,20 +101,21 @@ class ForwardTimer:
         contents = classifier.tokenizer([e.text for e in examples], add_special_tokens=False)["input_ids"]
         self.windows = [window for example, content in zip(examples, contents, strict=True)
                         for _, window in classifier.text_windows(content, example.author_is_employee)]
+        self.tokens = sum(len(window) for window in self.windows)
         self._order = sorted(range(len(self.windows)), key=lambda i: len(self.windows[i]))
-        self._sessions: dict[int, OnnxSentenceEncoder] = {}
+        self._sessions: dict[tuple[int, Path], OnnxSentenceEncoder] = {}
 
-    def _session(self, runs: int) -> OnnxSentenceEncoder:
-        if runs not in self._sessions:
-            self._sessions[runs] = OnnxSentenceEncoder(
-                self.classifier.encoder.onnx_path, self.classifier.model_dir / TOKENIZER_DIRNAME,
+    def _session(self, runs: int, onnx_path: Path) -> OnnxSentenceEncoder:
+        if (runs, onnx_path) not in self._sessions:
+            self._sessions[runs, onnx_path] = OnnxSentenceEncoder(
+                onnx_path, self.classifier.model_dir / TOKENIZER_DIRNAME,
                 max_length=self.classifier.max_length, intra_op_threads=1 if runs > 1 else None)
-        return self._sessions[runs]
+        return self._sessions[runs, onnx_path]
 
-    def rate(self, layout: tuple[int, int]) -> float:
-        """Texts per second in ``layout``."""
+    def rate(self, layout: tuple[int, int], *, onnx_path: Path | None = None) -> float:
+        """Texts per second in ``layout``, on the served graph unless another ``onnx_path`` is given."""
         batch_size, runs = layout
-        encoder = self._session(runs)
+        encoder = self._session(runs, onnx_path or self.classifier.encoder.onnx_path)
         packed = []
         for first in range(0, len(self._order), batch_size):
             chunk = [self.windows[i] for i in self._order[first:first + batch_size]]
@@ -139,6 +173,8 @@ def bench_torch(model_dir: Path, classifier: OnnxPolicyClassifier, examples: Seq
     probabilities: list[np.ndarray] = []
     markers = classifier.author_markers  # the words the model reads before each post ("" for none)
     texts = [f"{markers[e.author_is_employee]} {e.text}".lstrip() for e in examples]
+    lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=classifier.encoder.max_length)
+               ["input_ids"]]
     employee = torch.tensor([float(e.author_is_employee) for e in examples])
     with torch.inference_mode():
         model(**tokenizer(texts[:2], return_tensors="pt", padding=True))  # warm-up
@@ -168,6 +204,7 @@ def bench_torch(model_dir: Path, classifier: OnnxPolicyClassifier, examples: Seq
         flagged.append(is_flagged(about_ims=float(row[-1]), author_is_employee=example.author_is_employee,
                                   labels=labels))
     return ({"texts_per_s": _rate(len(texts), seconds), "batch_size": batch_size,
+             "tokens_per_s": _rate(sum(lengths), seconds), "padding_factor": padding_factor(lengths, batch_size),
              "torch_version": torch.__version__, "threads": torch.get_num_threads()}, flagged)
 
 
@@ -181,6 +218,8 @@ def run_classify_bench(classifier: OnnxPolicyClassifier, examples: Sequence[Corp
     timer = ForwardTimer(classifier, examples)
     sweep = {layout: timer.rate(layout) for layout in _forward_layouts(max(1, os.cpu_count() or 1))}
     best = max(sweep, key=lambda layout: sweep[layout])
+    say(f"(a) at {_layout_name(best)} on the fp32 graph, for what int8 buys on this CPU")
+    fp32_rate = timer.rate(best, onnx_path=classifier.model_dir / FP32_FILENAME)
     # The machine is shared: (a) at its best layout and (b) are then measured alternately, `repeats` times
     # each, and the medians compared.
     forward_rates: list[float] = []
@@ -191,16 +230,22 @@ def run_classify_bench(classifier: OnnxPolicyClassifier, examples: Sequence[Corp
         forward_rates.append(timer.rate(best))
         full, results = bench_classify_path(classifier, examples)
         classify_rates.append(full["texts_per_s"])
-    forward = {"texts_per_s": float(np.median(forward_rates)), "batch_size": best[0], "runs_in_flight": best[1],
+    forward = {"texts_per_s": float(np.median(forward_rates)),
+               "tokens_per_s": round(float(np.median(forward_rates)) * timer.tokens / timer.texts, 1),
+               "batch_size": best[0], "runs_in_flight": best[1],
                "rounds": forward_rates, "sweep": {_layout_name(layout): rate for layout, rate in sweep.items()},
                "layout_key": "<windows per run>x<runs in flight>", "windows": len(timer.windows)}
     full["texts_per_s"] = float(np.median(classify_rates))
+    full["tokens_per_s"] = round(full["texts_per_s"] * timer.tokens / timer.texts, 1)
     full["rounds"] = classify_rates
     full["windows_per_run"] = classifier.encoder.batch_size
     full["runs_in_flight"] = classifier.concurrent_runs
     full["flagged_f1"] = round(BinaryScores.count(gold, [bool(r["flagged"]) for r in results]).f1, 4)
     report: dict[str, Any] = {
-        "model": classifier.name, "texts": len(texts), "cpu_cores": os.cpu_count(), "onnx_forward": forward,
+        "model": classifier.name, "texts": len(texts), "tokens": timer.tokens, "cpu_cores": os.cpu_count(),
+        "cpu": cpu_description(), "onnx_forward": forward,
+        "onnx_forward_fp32": {"texts_per_s": fp32_rate, "layout": _layout_name(best)},
+        "int8_over_fp32_forward": round(sweep[best] / max(fp32_rate, 1e-9), 3),
         "classify_path": full,
         "ratio_classify_to_forward": round(full["texts_per_s"] / forward["texts_per_s"], 3),
         "note_serving": "served with one window per run (no padding; int8 dynamic quantisation scales "

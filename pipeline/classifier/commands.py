@@ -74,7 +74,9 @@ def bench() -> None:
 @click.pass_obj
 def bench_classify(settings: Settings, limit: int | None, repeats: int) -> None:
     """Texts/second of (a) the bare int8 ONNX forward pass, (b) the full classify path, (c) a transformers +
-    torch fp32 loop (when torch is installed), and the ratios, on the corpus's dev + test examples."""
+    torch fp32 loop (when torch is installed), and the ratios, on the corpus's dev + test examples. Also
+    what explains (b)/(c) on this machine: the torch loop's padding factor, int8 against fp32 for (a), and the
+    CPU's int8 instructions (VNNI/AMX)."""
     from pipeline.classifier.bench import run_classify_bench
     from pipeline.classifier.corpus import load_corpus
     from pipeline.classifier.model import OnnxPolicyClassifier

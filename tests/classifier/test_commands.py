@@ -94,6 +94,11 @@ def test_bench_classify_reports_rates_and_ratios(policy_model_dir: Path) -> None
     assert report["ratio_classify_to_forward"] > 0
     assert 0.0 <= report["classify_path"]["flagged_f1"] <= 1.0
     assert ("torch_fp32" in report) and (report["torch_fp32"] is None or report["torch_fp32"]["texts_per_s"] > 0)
+    # What explains the ratios: tokens behind each rate, int8 against fp32, the CPU's int8 instructions.
+    assert report["tokens"] > 3 * report["texts"]  # every window holds [CLS], the author marker and [SEP]
+    assert report["onnx_forward"]["tokens_per_s"] > report["onnx_forward"]["texts_per_s"]
+    assert report["onnx_forward_fp32"]["texts_per_s"] > 0 and report["int8_over_fp32_forward"] > 0
+    assert report["cpu"] is None or set(report["cpu"]) == {"model", "avx2", "avx512_vnni", "avx_vnni", "amx_int8"}
 
 
 def test_train_is_a_no_op_when_cached(policy_model_dir: Path) -> None:

@@ -112,6 +112,10 @@ class ForwardTimer:
                 max_length=self.classifier.max_length, intra_op_threads=1 if runs > 1 else None)
         return self._sessions[runs, onnx_path]
 
+    def tokens_per_s(self, texts_per_s: float) -> float:
+        """A rate over these texts in tokens (their windows' tokens, [CLS], marker and [SEP] included)."""
+        return round(texts_per_s * self.tokens / self.texts, 1)
+
     def rate(self, layout: tuple[int, int], *, onnx_path: Path | None = None) -> float:
         """Texts per second in ``layout``, on the served graph unless another ``onnx_path`` is given."""
         batch_size, runs = layout
@@ -230,13 +234,13 @@ def run_classify_bench(classifier: OnnxPolicyClassifier, examples: Sequence[Corp
         forward_rates.append(timer.rate(best))
         full, results = bench_classify_path(classifier, examples)
         classify_rates.append(full["texts_per_s"])
-    forward = {"texts_per_s": float(np.median(forward_rates)),
-               "tokens_per_s": round(float(np.median(forward_rates)) * timer.tokens / timer.texts, 1),
+    forward_rate = float(np.median(forward_rates))
+    forward = {"texts_per_s": forward_rate, "tokens_per_s": timer.tokens_per_s(forward_rate),
                "batch_size": best[0], "runs_in_flight": best[1],
                "rounds": forward_rates, "sweep": {_layout_name(layout): rate for layout, rate in sweep.items()},
                "layout_key": "<windows per run>x<runs in flight>", "windows": len(timer.windows)}
     full["texts_per_s"] = float(np.median(classify_rates))
-    full["tokens_per_s"] = round(full["texts_per_s"] * timer.tokens / timer.texts, 1)
+    full["tokens_per_s"] = timer.tokens_per_s(full["texts_per_s"])
     full["rounds"] = classify_rates
     full["windows_per_run"] = classifier.encoder.batch_size
     full["runs_in_flight"] = classifier.concurrent_runs
